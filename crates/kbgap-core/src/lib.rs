@@ -1,0 +1,20 @@
+//! kbgap's domain model and engine.
+//!
+//! Everything here is pure: no files, no network, no database, no async. The catalog crate turns
+//! MSRC CVRF documents into [`Document`]s, the inventory crate turns machine reports into
+//! [`MachineFacts`], and this crate compiles documents into a [`Catalog`] and decides which KBs a
+//! machine misses. Keeping it pure is what lets the engine answer in microseconds and be tested
+//! with plain values.
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod document;
+pub mod ids;
+pub mod kinds;
+pub mod machine;
+
+pub use build::Build;
+pub use document::{Document, DocumentInfo, Revision, VendorFix, Vulnerability};
+pub use ids::{KbId, MachineId, ProductId, SoftwareId, VulnId};
+pub use kinds::{Architecture, InstallationType, Severity};
+pub use machine::{Device, InstalledSoftware, OsVersion};

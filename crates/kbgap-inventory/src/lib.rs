@@ -1,0 +1,1 @@
+//! Machine inventories: systeminfo (any language and encoding), hotfix lists, osquery results, kbgap JSON reports.

@@ -1,0 +1,1 @@
+//! Defender for Endpoint's missing-KB API over a kbgap store.

@@ -8,10 +8,14 @@
 #![warn(missing_docs)]
 
 pub mod build;
+pub mod catalog;
 pub mod document;
+pub mod engine;
 pub mod ids;
 pub mod kinds;
 pub mod machine;
+pub mod product;
+pub mod report;
 
 pub use build::Build;
 pub use document::{Document, DocumentInfo, Revision, VendorFix, Vulnerability};

@@ -1,0 +1,229 @@
+//! The compiled catalog: every stored MSRC document merged into indexed products, KBs and fixes.
+//!
+//! Documents are merged newest revision only (the store keeps one revision per document ID), and
+//! compiled in a deterministic order, so the same documents always give the same catalog. The
+//! layout is built for the engine's hot path: for each product, its fixes sorted by vulnerability,
+//! so evaluating a machine touches only the few products it runs.
+
+mod compile;
+mod supersedence;
+
+use std::num::NonZeroU32;
+
+use rustc_hash::FxHashMap;
+
+use crate::build::Build;
+use crate::document::DocumentInfo;
+use crate::ids::{KbId, ProductId, VulnId};
+use crate::kinds::Severity;
+use crate::product::ProductFacts;
+
+pub use compile::CompileWarning;
+
+/// Index of a product in [`Catalog::products`].
+pub type ProductIx = u32;
+/// Index of a KB in [`Catalog::kbs`].
+pub type KbIx = u32;
+/// Index of a vulnerability in [`Catalog::vulns`].
+pub type VulnIx = u32;
+
+/// A product, merged over every document that names it.
+#[derive(Debug, Clone)]
+pub struct Product {
+    /// MSRC ProductID.
+    pub id: ProductId,
+    /// Full name, as the newest document spells it.
+    pub name: String,
+    /// The name after [`crate::product::normalize_name`].
+    pub normalized: String,
+    /// Facts read from the name.
+    pub facts: ProductFacts,
+    /// Defender-style software name (`windows_10`, `edge`, …).
+    pub software: String,
+    /// For "X on <OS>" products, the OS products they run on.
+    pub on_os: Vec<ProductIx>,
+}
+
+/// A vulnerability (CVE or advisory).
+#[derive(Debug, Clone)]
+pub struct Vuln {
+    /// CVE or ADV id.
+    pub id: VulnId,
+    /// MSRC title.
+    pub title: String,
+}
+
+/// A KB that is the `Vendor Fix` of at least one vulnerability.
+#[derive(Debug, Clone)]
+pub struct Kb {
+    /// KB number.
+    pub id: KbId,
+    /// Title of the document that released it (Defender's `name`).
+    pub name: String,
+    /// ID of that document.
+    pub released_in: String,
+    /// Initial release date of that document (`YYYY-MM-DDTHH:MM:SS`).
+    pub release_date: String,
+    /// IDs of every document listing it as a Vendor Fix, sorted.
+    pub documents: Vec<String>,
+    /// KBs it directly supersedes (union over all products and documents), sorted.
+    pub supersedes: Vec<KbId>,
+    /// Products it fixes, with their FixedBuilds, sorted by product.
+    pub products: Vec<KbProduct>,
+}
+
+/// One product a KB fixes.
+#[derive(Debug, Clone)]
+pub struct KbProduct {
+    /// The product.
+    pub product: ProductIx,
+    /// Every valid FixedBuild given for this KB and product, sorted, without duplicates.
+    pub fixed_builds: Vec<Build>,
+    /// The highest FixedBuild on the product's own branch (`10.0.<product build>`), if any:
+    /// the only FixedBuild a machine running this product is ever compared with.
+    pub native_revision: Option<u32>,
+}
+
+/// One row of the fix table: vulnerability × KB × product.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fix {
+    /// The vulnerability fixed.
+    pub vuln: VulnIx,
+    /// The KB that fixes it.
+    pub kb: KbIx,
+    /// Severity for this product, when MSRC gives one.
+    pub severity: Option<Severity>,
+    /// CVSS base score for this product, when MSRC gives one.
+    pub cvss: Option<f32>,
+    /// The KB's FixedBuild revision on this product's own branch, when MSRC gives one.
+    pub native_revision: Option<NonZeroU32>,
+    /// MSRC gives FixedBuilds for this KB and product, but none on the product's own branch
+    /// (Windows 11 22H2 lists the 23H2 build of a shared update; Safe OS updates list the WinRE
+    /// branch): the row is for machines on another branch and never applies to this product's.
+    pub other_branch: bool,
+}
+
+/// The merged, indexed catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    documents: Vec<DocumentInfo>,
+    products: Vec<Product>,
+    product_by_id: FxHashMap<ProductId, ProductIx>,
+    products_by_name: FxHashMap<String, Vec<ProductIx>>,
+    components: FxHashMap<ProductIx, Vec<ProductIx>>,
+    hosted: FxHashMap<ProductIx, Vec<ProductIx>>,
+    kbs: Vec<Kb>,
+    kb_by_id: FxHashMap<KbId, KbIx>,
+    vulns: Vec<Vuln>,
+    /// Per product: its fixes sorted by (vuln, kb).
+    fixes_by_product: Vec<Vec<Fix>>,
+    /// Per product: the fixes that apply to machines on the product's own branch.
+    applicable_by_product: Vec<Vec<Fix>>,
+    supersedence: supersedence::Graph,
+    /// Cumulative updates: (KB, OS product) → revision on the product's branch.
+    cumulative: FxHashMap<(KbIx, ProductIx), u32>,
+    warnings: Vec<CompileWarning>,
+}
+
+impl Catalog {
+    /// The merged documents, ordered by initial release date then ID.
+    pub fn documents(&self) -> &[DocumentInfo] {
+        &self.documents
+    }
+    /// The newest document (by initial release date).
+    pub fn newest_document(&self) -> Option<&DocumentInfo> {
+        self.documents.last()
+    }
+    /// Every product.
+    pub fn products(&self) -> &[Product] {
+        &self.products
+    }
+    /// A product by index.
+    pub fn product(&self, ix: ProductIx) -> &Product {
+        &self.products[ix as usize]
+    }
+    /// A product by MSRC ProductID.
+    pub fn product_by_id(&self, id: &ProductId) -> Option<ProductIx> {
+        self.product_by_id.get(id).copied()
+    }
+    /// Every product with this full name (compared after normalisation). Several ProductIDs can
+    /// share a name ("Windows Server 2016 (Server Core installation)" has two).
+    pub fn products_named(&self, name: &str) -> &[ProductIx] {
+        self.products_by_name
+            .get(&crate::product::normalize_name(name))
+            .map_or(&[], Vec::as_slice)
+    }
+    /// Components that ship inside an OS product (IE 11, EdgeHTML "on" that OS).
+    pub fn components_of(&self, os: ProductIx) -> &[ProductIx] {
+        self.components.get(&os).map_or(&[], Vec::as_slice)
+    }
+    /// Every "X on <OS>" product of an OS product (.NET Framework, IE, Office on that OS …).
+    pub fn hosted_on(&self, os: ProductIx) -> &[ProductIx] {
+        self.hosted.get(&os).map_or(&[], Vec::as_slice)
+    }
+    /// Every KB.
+    pub fn kbs(&self) -> &[Kb] {
+        &self.kbs
+    }
+    /// A KB by index.
+    pub fn kb(&self, ix: KbIx) -> &Kb {
+        &self.kbs[ix as usize]
+    }
+    /// A KB's index by number, when it is a Vendor Fix in the catalog.
+    pub fn kb_ix(&self, id: KbId) -> Option<KbIx> {
+        self.kb_by_id.get(&id).copied()
+    }
+    /// Every vulnerability.
+    pub fn vulns(&self) -> &[Vuln] {
+        &self.vulns
+    }
+    /// A vulnerability by index.
+    pub fn vuln(&self, ix: VulnIx) -> &Vuln {
+        &self.vulns[ix as usize]
+    }
+    /// A product's fixes, sorted by (vulnerability, KB).
+    pub fn fixes_of(&self, product: ProductIx) -> &[Fix] {
+        &self.fixes_by_product[product as usize]
+    }
+    /// A product's fixes that apply on its own branch (rows for another branch left out),
+    /// sorted by (vulnerability, KB): what the engine evaluates.
+    pub fn applicable_fixes(&self, product: ProductIx) -> &[Fix] {
+        &self.applicable_by_product[product as usize]
+    }
+    /// Number of fix rows (vulnerability × KB × product).
+    pub fn fix_count(&self) -> usize {
+        self.fixes_by_product.iter().map(Vec::len).sum()
+    }
+    /// Number of distinct CVE ids (advisories excluded) that some KB fixes.
+    pub fn cve_count(&self) -> usize {
+        self.vulns.iter().filter(|v| v.id.is_cve()).count()
+    }
+    /// KBs that `kb` directly supersedes, by KB number (some are not Vendor Fixes in the catalog).
+    pub fn supersedes(&self, kb: KbId) -> &[KbId] {
+        self.supersedence.supersedes(kb)
+    }
+    /// Every KB that transitively supersedes `kb`, sorted.
+    pub fn superseded_by(&self, kb: KbId) -> Vec<KbId> {
+        self.supersedence.superseded_by_closure(kb)
+    }
+    /// Every KB that `kb` transitively supersedes, sorted.
+    pub fn supersedes_closure(&self, kb: KbId) -> Vec<KbId> {
+        self.supersedence.supersedes_closure(kb)
+    }
+    /// The supersedence graph, for closures over many KBs at once.
+    pub(crate) fn graph(&self) -> &supersedence::Graph {
+        &self.supersedence
+    }
+    /// The revision at which `kb` is a cumulative update of OS product `os`, if it is one there.
+    ///
+    /// Only cumulative updates raise a machine's effective UBR; other updates with OS-like
+    /// FixedBuilds (Secure Boot DBX, Safe OS) do not. Keyed by product, not build: Windows 11
+    /// 24H2 and Server 2025 share build 26100 but not revisions.
+    pub fn cumulative_revision(&self, kb: KbIx, os: ProductIx) -> Option<u32> {
+        self.cumulative.get(&(kb, os)).copied()
+    }
+    /// Problems noticed while compiling (invalid FixedBuilds, …), for `catalog stats`.
+    pub fn warnings(&self) -> &[CompileWarning] {
+        &self.warnings
+    }
+}

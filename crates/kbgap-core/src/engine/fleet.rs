@@ -1,0 +1,1 @@
+//! Fleet aggregation: many machines grouped by patch state, each group evaluated once.

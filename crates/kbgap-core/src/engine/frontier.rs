@@ -1,0 +1,143 @@
+//! The frontier: of all missing KBs, the ones to install.
+//!
+//! A missing KB is left out when another missing KB does all its work: installing the other closes
+//! every open pair the first one would close. Supersedence gives this directly (the newer KB
+//! satisfies the older), a newer cumulative update on the machine's branch gives it through the
+//! FixedBuild, and a monthly rollup gives it over a security-only update of an older month. What
+//! remains is one cumulative update per branch plus independent updates (.NET, standalone fixes).
+
+use rustc_hash::FxHashSet;
+
+use super::MachineState;
+use super::bits::Bits;
+use super::evaluate::{Installed, Scan};
+use crate::catalog::{Catalog, KbIx, VulnIx};
+use crate::ids::KbId;
+
+/// A chosen KB, the vulnerabilities it closes, and the missing KBs it makes unnecessary.
+pub(crate) type Chosen = (KbIx, Vec<VulnIx>, Vec<KbId>);
+
+/// What installing one KB would do.
+struct Install {
+    kb: KbIx,
+    /// Open pairs it closes.
+    closes: Bits,
+}
+
+/// Every missing KB (`--all`), each with what it closes.
+pub(crate) fn everything(cat: &Catalog, _m: &MachineState, scan: &Scan) -> Vec<Chosen> {
+    let all: Vec<KbIx> = scan.missing.iter().map(|(k, _)| *k).collect();
+    let installs: Vec<Install> = all.iter().map(|&k| simulate(cat, scan, k)).collect();
+    installs.iter().map(|i| chosen(cat, scan, i)).collect()
+}
+
+/// The frontier.
+pub(crate) fn frontier(cat: &Catalog, _m: &MachineState, scan: &Scan) -> Vec<Chosen> {
+    let candidates = prune_superseded(cat, scan);
+    let installs: Vec<Install> = candidates.iter().map(|&k| simulate(cat, scan, k)).collect();
+    let mut keep = vec![true; installs.len()];
+    for (i, a) in installs.iter().enumerate() {
+        for (j, b) in installs.iter().enumerate() {
+            if i != j && keep[j] && covered(&a.closes, &b.closes, scan.pairs.len()) {
+                let equal = covered(&b.closes, &a.closes, scan.pairs.len());
+                if !equal || preferred(cat, b.kb, a.kb) {
+                    keep[i] = false;
+                    break;
+                }
+            }
+        }
+    }
+    installs.iter().zip(keep).filter(|(_, k)| *k).map(|(i, _)| chosen(cat, scan, i)).collect()
+}
+
+/// Drops missing KBs that another missing KB supersedes (directly or transitively), and
+/// cumulative updates older than the newest missing one on the machine's branch.
+fn prune_superseded(cat: &Catalog, scan: &Scan) -> Vec<KbIx> {
+    let missing: Vec<KbIx> = scan.missing.iter().map(|(k, _)| *k).collect();
+    let mut is_missing = Bits::new(cat.kbs().len());
+    for &k in &missing {
+        is_missing.set(k);
+    }
+    let newest_cu = missing.iter().filter_map(|&k| scan.installed.cumulative(cat, k)).max();
+    let mut dominated = Bits::new(cat.kbs().len());
+    for &k in &missing {
+        if let Some(top) = newest_cu {
+            if scan.installed.cumulative(cat, k).is_some_and(|r| r < top) {
+                dominated.set(k);
+            }
+        }
+        let mut down = FxHashSet::default();
+        cat.graph().extend_down(cat.kb(k).id, &mut down);
+        for id in down {
+            let Some(x) = cat.kb_ix(id) else { continue };
+            if x != k && is_missing.get(x) {
+                // A supersedence cycle in the data: keep the preferred one of the two.
+                let mut back = FxHashSet::default();
+                cat.graph().extend_down(id, &mut back);
+                if !back.contains(&cat.kb(k).id) || preferred(cat, k, x) {
+                    dominated.set(x);
+                }
+            }
+        }
+    }
+    missing.into_iter().filter(|&k| !dominated.get(k)).collect()
+}
+
+/// What installing `kb` would close: it and everything it supersedes become present, and the
+/// effective UBR rises to the newest cumulative update among them.
+fn simulate(cat: &Catalog, scan: &Scan, kb: KbIx) -> Install {
+    let mut ids = FxHashSet::default();
+    cat.graph().extend_down(cat.kb(kb).id, &mut ids);
+    let mut down = Bits::new(cat.kbs().len());
+    let mut ubr = scan.installed.effective_ubr;
+    for id in ids {
+        if let Some(ix) = cat.kb_ix(id) {
+            down.set(ix);
+            if let Some(rev) = scan.installed.cumulative(cat, ix) {
+                ubr = Some(ubr.map_or(rev, |u| u.max(rev)));
+            }
+        }
+    }
+    let after =
+        Installed { present: down, effective_ubr: ubr, build: scan.installed.build, os: scan.installed.os.clone() };
+    let mut closes = Bits::new(scan.pairs.len());
+    for (i, p) in scan.pairs.iter().enumerate() {
+        let fixes = &cat.applicable_fixes(p.product)[p.start as usize..p.end as usize];
+        let pbuild = cat.product(p.product).facts.build;
+        if fixes.iter().any(|f| after.satisfies(f, pbuild)) {
+            closes.set(i as u32);
+        }
+    }
+    Install { kb, closes }
+}
+
+/// Whether every pair set in `a` is also set in `b`.
+fn covered(a: &Bits, b: &Bits, len: usize) -> bool {
+    (0..len as u32).all(|i| !a.get(i) || b.get(i))
+}
+
+/// Between two KBs doing the same work, prefer the newer release, then the higher number.
+fn preferred(cat: &Catalog, a: KbIx, b: KbIx) -> bool {
+    let (ka, kb) = (cat.kb(a), cat.kb(b));
+    (&ka.release_date, ka.id) > (&kb.release_date, kb.id)
+}
+
+fn chosen(cat: &Catalog, scan: &Scan, install: &Install) -> Chosen {
+    let mut vulns: Vec<VulnIx> = (0..scan.pairs.len() as u32)
+        .filter(|&i| install.closes.get(i))
+        .map(|i| {
+            let p = scan.pairs[i as usize];
+            cat.applicable_fixes(p.product)[p.start as usize].vuln
+        })
+        .collect();
+    vulns.sort_unstable();
+    vulns.dedup();
+    let mut replaced: Vec<KbId> = scan
+        .missing
+        .iter()
+        .filter(|(k, pairs)| *k != install.kb && pairs.iter().all(|&p| install.closes.get(p)))
+        .map(|(k, _)| cat.kb(*k).id)
+        .collect();
+    replaced.sort_unstable();
+    (install.kb, vulns, replaced)
+}

@@ -1,0 +1,170 @@
+//! The JSON contract: these types map directly to what `kbgap scan`, `kbgap kb` and the server
+//! print, so the CLI and the API answer with the same shapes.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, KbIx, VulnIx};
+use crate::engine::{Evaluation, MachineState, MissingKb};
+use crate::ids::KbId;
+use crate::kinds::Severity;
+
+/// One missing KB in Defender's `PublicProductFixDto` shape, followed by kbgap's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingKbEntry {
+    /// KB number, digits only.
+    pub id: String,
+    /// Title of the document that released the KB.
+    pub name: String,
+    /// OS build number the update is for; null for updates that are not OS updates.
+    pub os_build: Option<i64>,
+    /// Software names (`windows_10`, `edge` …) of the products in scope that the KB fixes.
+    pub products_names: Vec<String>,
+    /// Microsoft Update Catalog page.
+    pub url: String,
+    /// How many machines miss it (1 for a single-machine scan).
+    pub machine_missed_on: i64,
+    /// Distinct CVE ids (advisories excluded) it fixes on the products in scope.
+    pub cve_addressed: i64,
+    /// Distinct CVEs open on the machine that installing it closes.
+    pub open_cves_closed: i64,
+    /// Why it is missing.
+    pub reason: String,
+    /// Missing KBs it makes unnecessary.
+    pub supersedes_missing: Vec<String>,
+    /// Highest severity among what it closes.
+    pub max_severity: Option<Severity>,
+    /// With `--cves`: the CVE ids it closes on this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cves: Option<Vec<String>>,
+}
+
+/// Distinct CVE ids (advisories excluded) among vulnerability indexes.
+pub fn cve_ids(cat: &Catalog, vulns: &[VulnIx]) -> Vec<String> {
+    let mut ids: Vec<String> =
+        vulns.iter().map(|&v| &cat.vuln(v).id).filter(|id| id.is_cve()).map(ToString::to_string).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Software names of products, the machine's OS software first, then the others alphabetically
+/// (Defender lists `windows_10, edge, internet_explorer`).
+pub fn software_names(cat: &Catalog, m: &MachineState, products: &[crate::catalog::ProductIx]) -> Vec<String> {
+    let os: Vec<&str> = m.os_products.iter().map(|&p| cat.product(p).software.as_str()).collect();
+    let mut names: Vec<&str> = products.iter().map(|&p| cat.product(p).software.as_str()).collect();
+    names.sort_by_key(|n| (!os.contains(n), *n));
+    names.dedup();
+    names.into_iter().map(str::to_owned).collect()
+}
+
+impl MissingKbEntry {
+    /// Builds the entry for one missing KB of one machine.
+    pub fn new(cat: &Catalog, m: &MachineState, missing: &MissingKb, with_cves: bool) -> Self {
+        let kb = cat.kb(missing.kb);
+        let closes = cve_ids(cat, &missing.closes);
+        MissingKbEntry {
+            id: kb.id.to_string(),
+            name: kb.name.clone(),
+            os_build: missing.os_build.map(i64::from),
+            products_names: software_names(cat, m, &missing.products),
+            url: kb.id.catalog_url(),
+            machine_missed_on: 1,
+            cve_addressed: cve_ids(cat, &missing.fixes).len() as i64,
+            open_cves_closed: closes.len() as i64,
+            reason: missing.reason.to_string(),
+            supersedes_missing: missing.supersedes_missing.iter().map(ToString::to_string).collect(),
+            max_severity: missing.max_severity,
+            cves: with_cves.then_some(closes),
+        }
+    }
+
+    /// Entries for a whole evaluation, in its order.
+    pub fn all(cat: &Catalog, m: &MachineState, eval: &Evaluation, with_cves: bool) -> Vec<Self> {
+        eval.missing.iter().map(|mk| Self::new(cat, m, mk, with_cves)).collect()
+    }
+}
+
+/// What `kbgap kb ID` prints: a KB and everything it fixes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KbReport {
+    /// KB number, digits only.
+    pub id: String,
+    /// Title of the document that released it.
+    pub name: String,
+    /// Release date of that document.
+    pub release_date: String,
+    /// Microsoft Update Catalog page.
+    pub url: String,
+    /// IDs of the documents that list it as a Vendor Fix.
+    pub documents: Vec<String>,
+    /// Distinct CVE ids over all its products.
+    pub cve_addressed: usize,
+    /// Software name → distinct CVE count.
+    pub cve_addressed_by_software: BTreeMap<String, usize>,
+    /// Each product it fixes.
+    pub products: Vec<KbProductReport>,
+    /// KBs it directly supersedes.
+    pub supersedes: Vec<String>,
+    /// Every KB that transitively supersedes it, sorted.
+    pub superseded_by: Vec<String>,
+}
+
+/// One product in a [`KbReport`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KbProductReport {
+    /// MSRC ProductID.
+    pub id: String,
+    /// Full product name.
+    pub name: String,
+    /// Software name.
+    pub software: String,
+    /// FixedBuild on the product's own branch, else the first one given, else null.
+    pub fixed_build: Option<String>,
+    /// CVE ids (advisories excluded) it fixes on this product.
+    pub cves: Vec<String>,
+}
+
+impl KbReport {
+    /// The report for one KB, or `None` when the catalog has no Vendor Fix with that number.
+    pub fn new(cat: &Catalog, id: KbId) -> Option<Self> {
+        let ix: KbIx = cat.kb_ix(id)?;
+        let kb = cat.kb(ix);
+        let mut all: Vec<VulnIx> = Vec::new();
+        let mut by_software: BTreeMap<String, Vec<VulnIx>> = BTreeMap::new();
+        let mut products = Vec::new();
+        for kp in &kb.products {
+            let p = cat.product(kp.product);
+            let vulns: Vec<VulnIx> = cat.fixes_of(kp.product).iter().filter(|f| f.kb == ix).map(|f| f.vuln).collect();
+            all.extend(&vulns);
+            by_software.entry(p.software.clone()).or_default().extend(&vulns);
+            let native = kp
+                .native_revision
+                .and_then(|r| kp.fixed_builds.iter().find(|b| Some(b.build) == p.facts.build && b.revision == r));
+            products.push(KbProductReport {
+                id: p.id.to_string(),
+                name: p.name.clone(),
+                software: p.software.clone(),
+                fixed_build: native.or(kp.fixed_builds.first()).map(ToString::to_string),
+                cves: cve_ids(cat, &vulns),
+            });
+        }
+        products.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Some(KbReport {
+            id: kb.id.to_string(),
+            name: kb.name.clone(),
+            release_date: kb.release_date.clone(),
+            url: kb.id.catalog_url(),
+            documents: kb.documents.clone(),
+            cve_addressed: cve_ids(cat, &all).len(),
+            cve_addressed_by_software: by_software.into_iter().map(|(k, v)| (k, cve_ids(cat, &v).len())).collect(),
+            products,
+            supersedes: kb.supersedes.iter().map(ToString::to_string).collect(),
+            superseded_by: cat.superseded_by(kb.id).iter().map(ToString::to_string).collect(),
+        })
+    }
+}

@@ -1,0 +1,199 @@
+//! Command-line interface: every subcommand, flag and environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// kbgap: which security updates each Windows machine misses, and what installing each fixes.
+///
+/// kbgap reads Microsoft's MSRC security-update documents (a copy is built in, so it works
+/// offline) and machine inventories (systeminfo in any language, hotfix lists, osquery results,
+/// JSON reports), and answers like Defender for Endpoint's "missing KBs" API.
+///
+/// Exit codes: 0 success (for `scan`: nothing missing), 1 `scan` found missing KBs, 2 error.
+#[derive(Debug, Parser)]
+#[command(name = "kbgap", version, propagate_version = true, max_term_width = 110)]
+pub struct Cli {
+    /// Folder for the SQLite database and the token signing key.
+    /// Default: $XDG_DATA_HOME/kbgap, else ~/.local/share/kbgap (or ./.kbgap when there is no home).
+    #[arg(long, global = true, env = "KBGAP_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Store URL: `sqlite://PATH`, a bare PATH, or `postgres://user:pass@host/db`.
+    /// Default: the SQLite file `kbgap.db` in the data dir.
+    #[arg(long, global = true, env = "KBGAP_DB", value_name = "URL")]
+    pub db: Option<String>,
+
+    /// Less output: no progress bars, warnings only.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve Defender's missing-KB API (and its neighbours) over HTTP.
+    Serve(ServeArgs),
+    /// Read inventory files offline and print each machine's missing KBs.
+    Scan(ScanArgs),
+    /// Import, sync and describe the MSRC catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// What a KB is and what it fixes.
+    Kb(KbArgs),
+    /// Print a bearer token signed by this kbgap's own issuer.
+    Token(TokenArgs),
+    /// Load machine inventories into the store.
+    #[command(subcommand)]
+    Machines(MachinesCommand),
+}
+
+/// Output formats for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// JSON, the same shapes as the HTTP API.
+    Json,
+    /// Comma-separated values, one row per KB.
+    Csv,
+}
+
+/// `kbgap catalog …`
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Import CVRF documents (.xml, .xml.gz, .xml.zst files, or folders of them).
+    ///
+    /// A document replaces an older revision of the same document ID; an older revision than the
+    /// stored one changes nothing. Either every document imports or none does.
+    Import {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Bring the catalog up to date from the MSRC API.
+    Sync {
+        /// MSRC API base URL.
+        #[arg(long, default_value = "https://api.msrc.microsoft.com", env = "KBGAP_MSRC_URL")]
+        base_url: String,
+    },
+    /// Documents, products, KBs, CVEs and fixes in the stored catalog.
+    Stats {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+        format: StatsFormat,
+    },
+}
+
+/// Formats for `catalog stats` and `kb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    /// For people.
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// `kbgap kb ID`
+#[derive(Debug, Args)]
+pub struct KbArgs {
+    /// KB number (`4540673` or `KB4540673`).
+    pub id: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub format: StatsFormat,
+}
+
+/// `kbgap scan`
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Inventory files: systeminfo output, wmic qfe / Get-HotFix lists, osquery results, JSON reports.
+    /// Hotfix lists carry no OS: give a systeminfo file alongside, or the OS facts as options.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Show every unsatisfied KB, not only the ones to install.
+    #[arg(long)]
+    pub all: bool,
+    /// List the CVEs each KB closes.
+    #[arg(long)]
+    pub cves: bool,
+    /// Input format, when auto-detection is not wanted.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "systeminfo", "hotfixes", "osquery", "report"])]
+    pub input_format: String,
+    /// OS facts for hotfix lists, or overrides: OS version (`10.0.19045`).
+    #[arg(long, value_name = "MAJOR.MINOR.BUILD")]
+    pub os_version: Option<String>,
+    /// Update build revision (the fourth part of the build).
+    #[arg(long)]
+    pub ubr: Option<u32>,
+    /// Installation type: `Client`, `Server` or `"Server Core"` (systeminfo cannot tell Server Core).
+    #[arg(long)]
+    pub installation_type: Option<String>,
+    /// Architecture: `x64`, `x86`, `arm64`.
+    #[arg(long)]
+    pub architecture: Option<String>,
+    /// Read the catalog from these CVRF files instead of the store (no store is opened).
+    #[arg(long, value_name = "PATH")]
+    pub catalog: Vec<PathBuf>,
+}
+
+/// `kbgap serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "KBGAP_LISTEN")]
+    pub listen: SocketAddr,
+    /// Serve Prometheus metrics on this separate address (off by default).
+    #[arg(long, env = "KBGAP_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Trust tokens from this OpenID issuer (Entra ID: `https://sts.windows.net/<tenant>/`).
+    #[arg(long, env = "KBGAP_OIDC_ISSUER", requires = "oidc_jwks_url")]
+    pub oidc_issuer: Option<String>,
+    /// JWKS URL of that issuer.
+    #[arg(long, env = "KBGAP_OIDC_JWKS_URL")]
+    pub oidc_jwks_url: Option<String>,
+    /// Extra accepted audiences (Defender's own are always accepted).
+    #[arg(long, env = "KBGAP_OIDC_AUDIENCE", value_delimiter = ',')]
+    pub oidc_audience: Vec<String>,
+    /// Requests per minute per application and tenant (default: Defender's 100).
+    #[arg(long, env = "KBGAP_RATE_PER_MINUTE")]
+    pub rate_per_minute: Option<u32>,
+    /// Requests per hour per application and tenant (default: Defender's 1500).
+    #[arg(long, env = "KBGAP_RATE_PER_HOUR")]
+    pub rate_per_hour: Option<u32>,
+}
+
+/// `kbgap token`
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Application roles, comma-separated (`Machine.Read.All,Software.Read.All`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub roles: Vec<String>,
+    /// Tenant id (`tid` claim).
+    #[arg(long, default_value = "00000000-0000-0000-0000-000000000000")]
+    pub tenant: String,
+    /// Application id (`appid` claim).
+    #[arg(long, default_value = "kbgap-cli")]
+    pub app: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u64,
+}
+
+/// `kbgap machines …`
+#[derive(Debug, Subcommand)]
+pub enum MachinesCommand {
+    /// Read inventory files and store them as machines (updating machines already known).
+    Import {
+        /// Inventory files (any format `scan` reads; NDJSON files of JSON reports too).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}

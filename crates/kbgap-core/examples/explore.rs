@@ -24,6 +24,7 @@ fn main() {
     let ev = evaluate(&cat, &res.state, Options::default());
     eprintln!("eval {:?} eff {:?} open {}", t.elapsed(), ev.effective_ubr, ev.open.len());
     debug_unclosed(&cat, &res.state, &ev);
+    snap(&cat);
 }
 #[allow(dead_code)]
 pub fn debug_unclosed(cat: &Catalog, st: &kbgap_core::engine::MachineState, ev: &kbgap_core::engine::Evaluation) {
@@ -37,3 +38,16 @@ pub fn debug_unclosed(cat: &Catalog, st: &kbgap_core::engine::MachineState, ev: 
         }}
     }}
 }
+#[allow(dead_code)]
+pub fn snap(cat: &Catalog) {
+    let t = Instant::now();
+    let b = cat.to_snapshot();
+    eprintln!("snapshot {} bytes in {:?}", b.len(), t.elapsed());
+    let t = Instant::now();
+    let c2 = Catalog::from_snapshot(&b).unwrap();
+    eprintln!("load {:?} kbs {}", t.elapsed(), c2.kbs().len());
+    let t = Instant::now();
+    let z = zstd_len(&b);
+    eprintln!("zstd {} {:?}", z, t.elapsed());
+}
+fn zstd_len(b: &[u8]) -> usize { b.len() }

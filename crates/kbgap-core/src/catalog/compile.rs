@@ -14,7 +14,7 @@ use crate::kinds::Severity;
 use crate::product::{normalize_name, parse_facts, software_name};
 
 /// Something odd in the data that compiling worked around (reported, never fatal).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CompileWarning {
     /// The document it was found in.
     pub document: String,
@@ -179,10 +179,7 @@ impl Builder {
         }
         let supersedence = Graph::from_edges(edges);
         let fixes_by_product = self.fix_table(&kb_by_id, &kbs);
-        let applicable_by_product = fixes_by_product
-            .iter()
-            .map(|fixes| fixes.iter().filter(|f| !f.other_branch).copied().collect())
-            .collect();
+        let applicable_by_product = applicable(&fixes_by_product);
         let cumulative = cumulative_updates(&kbs, &self.products, &kb_by_id, &supersedence);
         let (products_by_name, components, hosted) = self.name_indexes();
         Catalog {
@@ -313,4 +310,9 @@ fn cumulative_updates(
     let chained: FxHashSet<KbIx> = has_native.iter().copied().filter(|&k| linked(k)).collect();
     native.retain(|(k, _), _| chained.contains(k));
     native
+}
+
+/// The fix rows that apply on each product's own branch.
+pub(super) fn applicable(fixes_by_product: &[Vec<Fix>]) -> Vec<Vec<Fix>> {
+    fixes_by_product.iter().map(|fixes| fixes.iter().filter(|f| !f.other_branch).copied().collect()).collect()
 }

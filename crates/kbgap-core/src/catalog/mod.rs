@@ -6,11 +6,13 @@
 //! so evaluating a machine touches only the few products it runs.
 
 mod compile;
+mod snapshot;
 mod supersedence;
 
 use std::num::NonZeroU32;
 
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use crate::build::Build;
 use crate::document::DocumentInfo;
@@ -19,6 +21,7 @@ use crate::kinds::Severity;
 use crate::product::ProductFacts;
 
 pub use compile::CompileWarning;
+pub use snapshot::SnapshotError;
 
 /// Index of a product in [`Catalog::products`].
 pub type ProductIx = u32;
@@ -28,7 +31,7 @@ pub type KbIx = u32;
 pub type VulnIx = u32;
 
 /// A product, merged over every document that names it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Product {
     /// MSRC ProductID.
     pub id: ProductId,
@@ -45,7 +48,7 @@ pub struct Product {
 }
 
 /// A vulnerability (CVE or advisory).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Vuln {
     /// CVE or ADV id.
     pub id: VulnId,
@@ -54,7 +57,7 @@ pub struct Vuln {
 }
 
 /// A KB that is the `Vendor Fix` of at least one vulnerability.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Kb {
     /// KB number.
     pub id: KbId,
@@ -73,7 +76,7 @@ pub struct Kb {
 }
 
 /// One product a KB fixes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KbProduct {
     /// The product.
     pub product: ProductIx,
@@ -85,7 +88,7 @@ pub struct KbProduct {
 }
 
 /// One row of the fix table: vulnerability × KB × product.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Fix {
     /// The vulnerability fixed.
     pub vuln: VulnIx,
@@ -104,7 +107,7 @@ pub struct Fix {
 }
 
 /// The merged, indexed catalog.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Catalog {
     documents: Vec<DocumentInfo>,
     products: Vec<Product>,
@@ -117,7 +120,9 @@ pub struct Catalog {
     vulns: Vec<Vuln>,
     /// Per product: its fixes sorted by (vuln, kb).
     fixes_by_product: Vec<Vec<Fix>>,
-    /// Per product: the fixes that apply to machines on the product's own branch.
+    /// Per product: the fixes that apply to machines on the product's own branch (derived from
+    /// `fixes_by_product`, so not part of snapshots).
+    #[serde(skip)]
     applicable_by_product: Vec<Vec<Fix>>,
     supersedence: supersedence::Graph,
     /// Cumulative updates: (KB, OS product) → revision on the product's branch.

@@ -10,7 +10,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::ids::KbId;
 
 /// Direct edges both ways; closures are computed on demand.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Graph {
     supersedes: FxHashMap<KbId, Vec<KbId>>,
     superseded_by: FxHashMap<KbId, Vec<KbId>>,

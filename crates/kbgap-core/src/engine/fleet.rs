@@ -1,1 +1,218 @@
 //! Fleet aggregation: many machines grouped by patch state, each group evaluated once.
+//!
+//! Real fleets are made of few distinct states (one image, patched on one schedule), so a million
+//! machines fall into a few thousand groups. A machine's update moves it from one group to another
+//! (evaluating the new group only if it is new); per-KB counts follow incrementally. A software
+//! query projects each group onto that software's products, merges the projections and
+//! evaluates each distinct projection once, caching the result until the catalog changes.
+
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::bits::Bits;
+use super::{Evaluation, MachineState, Options, evaluate};
+use crate::catalog::{Catalog, KbIx, ProductIx, VulnIx};
+use crate::ids::KbId;
+
+/// Index of a group.
+type GroupIx = u32;
+
+/// Machines sharing one state, and that state's evaluation.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The shared state.
+    pub state: MachineState,
+    /// How many machines are in it now.
+    pub count: u64,
+    /// The frontier for this state.
+    pub evaluation: Arc<Evaluation>,
+}
+
+/// One KB missing somewhere in the fleet, scoped to one software.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetKb {
+    /// The KB.
+    pub kb: KbIx,
+    /// Machines (having the software) that miss it.
+    pub machine_missed_on: u64,
+    /// Distinct vulnerabilities it fixes on the software's products, over those machines.
+    pub fixes: Vec<VulnIx>,
+    /// The OS build it is for, on most of those machines (None for non-OS updates).
+    pub os_build: Option<u32>,
+}
+
+/// Every machine's group, per-KB counts, and cached software projections.
+#[derive(Debug, Default)]
+pub struct Fleet {
+    machine_group: FxHashMap<String, GroupIx>,
+    groups: Vec<Group>,
+    by_state: FxHashMap<MachineState, GroupIx>,
+    missed_on: FxHashMap<KbIx, u64>,
+    /// Per software name: (projected state → evaluation), valid for this catalog.
+    projections: FxHashMap<String, FxHashMap<MachineState, Arc<Evaluation>>>,
+    /// Per software name: the KBs that fix one of its products.
+    software_kbs: FxHashMap<String, Arc<Bits>>,
+}
+
+impl Fleet {
+    /// An empty fleet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of machines.
+    pub fn len(&self) -> usize {
+        self.machine_group.len()
+    }
+
+    /// Whether there are no machines.
+    pub fn is_empty(&self) -> bool {
+        self.machine_group.is_empty()
+    }
+
+    /// Number of distinct states with machines in them.
+    pub fn group_count(&self) -> usize {
+        self.groups.iter().filter(|g| g.count > 0).count()
+    }
+
+    /// Adds a machine or moves it to the group of its new state. Only a state never seen before
+    /// is evaluated.
+    pub fn upsert(&mut self, cat: &Catalog, machine: &str, state: MachineState) {
+        let new = match self.by_state.get(&state) {
+            Some(&g) => g,
+            None => {
+                let evaluation = Arc::new(evaluate(cat, &state, Options::default()));
+                let g = self.groups.len() as GroupIx;
+                self.by_state.insert(state.clone(), g);
+                self.groups.push(Group { state, count: 0, evaluation });
+                g
+            }
+        };
+        if let Some(old) = self.machine_group.insert(machine.to_owned(), new) {
+            if old == new {
+                return;
+            }
+            self.adjust(old, -1);
+        }
+        self.adjust(new, 1);
+    }
+
+    /// Removes a machine; unknown ids are ignored.
+    pub fn remove(&mut self, machine: &str) {
+        if let Some(old) = self.machine_group.remove(machine) {
+            self.adjust(old, -1);
+        }
+    }
+
+    fn adjust(&mut self, g: GroupIx, delta: i64) {
+        let group = &mut self.groups[g as usize];
+        group.count = group.count.saturating_add_signed(delta);
+        for m in &group.evaluation.missing {
+            let c = self.missed_on.entry(m.kb).or_default();
+            *c = c.saturating_add_signed(delta);
+        }
+    }
+
+    /// The group a machine is in.
+    pub fn group_of(&self, machine: &str) -> Option<&Group> {
+        self.machine_group.get(machine).map(|&g| &self.groups[g as usize])
+    }
+
+    /// How many machines miss a KB (on their frontier).
+    pub fn missed_on(&self, kb: KbIx) -> u64 {
+        self.missed_on.get(&kb).copied().unwrap_or(0)
+    }
+
+    /// How many machines have a product of this software.
+    pub fn machines_with_software(&self, cat: &Catalog, software: &str) -> u64 {
+        self.groups
+            .iter()
+            .filter(|g| g.count > 0 && g.state.products.iter().any(|&p| cat.product(p).software == software))
+            .map(|g| g.count)
+            .sum()
+    }
+
+    /// The missing KBs of every machine that has this software, scoped to its products: each
+    /// distinct projection is evaluated once and cached.
+    pub fn software_missing(&mut self, cat: &Catalog, software: &str) -> Vec<FleetKb> {
+        let kbs = self.software_kbs(cat, software);
+        let mut projected: FxHashMap<MachineState, u64> = FxHashMap::default();
+        for g in self.groups.iter().filter(|g| g.count > 0) {
+            if let Some(p) = project(cat, &g.state, g.evaluation.effective_ubr, software, &kbs) {
+                *projected.entry(p).or_default() += g.count;
+            }
+        }
+        let cache = self.projections.entry(software.to_owned()).or_default();
+        let mut per_kb: FxHashMap<KbIx, (u64, FxHashSet<VulnIx>, FxHashMap<Option<u32>, u64>)> = FxHashMap::default();
+        for (state, count) in projected {
+            let ev = cache.entry(state).or_insert_with_key(|s| Arc::new(evaluate(cat, s, Options::default())));
+            for m in &ev.missing {
+                let e = per_kb.entry(m.kb).or_default();
+                e.0 += count;
+                e.1.extend(m.fixes.iter().copied());
+                *e.2.entry(m.os_build).or_default() += count;
+            }
+        }
+        let mut out: Vec<FleetKb> = per_kb
+            .into_iter()
+            .map(|(kb, (n, fixes, builds))| {
+                let mut fixes: Vec<VulnIx> = fixes.into_iter().collect();
+                fixes.sort_unstable();
+                let os_build = builds.into_iter().max_by_key(|(b, c)| (*c, std::cmp::Reverse(*b))).and_then(|(b, _)| b);
+                FleetKb { kb, machine_missed_on: n, fixes, os_build }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            let (ka, kb) = (cat.kb(a.kb), cat.kb(b.kb));
+            kb.release_date.cmp(&ka.release_date).then(ka.id.cmp(&kb.id))
+        });
+        out
+    }
+
+    fn software_kbs(&mut self, cat: &Catalog, software: &str) -> Arc<Bits> {
+        self.software_kbs
+            .entry(software.to_owned())
+            .or_insert_with(|| {
+                let mut bits = Bits::new(cat.kbs().len());
+                for (ix, kb) in cat.kbs().iter().enumerate() {
+                    if kb.products.iter().any(|kp| cat.product(kp.product).software == software) {
+                        bits.set(ix as KbIx);
+                    }
+                }
+                Arc::new(bits)
+            })
+            .clone()
+    }
+
+    /// Forgets evaluations made with an older catalog and re-evaluates every group with `cat`.
+    pub fn recompute(&mut self, cat: &Catalog) {
+        self.projections.clear();
+        self.software_kbs.clear();
+        self.missed_on.clear();
+        for g in &mut self.groups {
+            g.evaluation = Arc::new(evaluate(cat, &g.state, Options::default()));
+            for m in &g.evaluation.missing {
+                *self.missed_on.entry(m.kb).or_default() += g.count;
+            }
+        }
+    }
+}
+
+/// A state reduced to one software: its products of that software, the branch, the effective
+/// UBR, and the software's KBs satisfied by presence. Machines without the software give `None`.
+fn project(cat: &Catalog, s: &MachineState, effective_ubr: Option<u32>, software: &str, kbs: &Bits) -> Option<MachineState> {
+    let products: Vec<ProductIx> = s.products.iter().copied().filter(|&p| cat.product(p).software == software).collect();
+    if products.is_empty() {
+        return None;
+    }
+    let mut down = FxHashSet::default();
+    for &k in &s.installed {
+        cat.graph().extend_down(k, &mut down);
+    }
+    let mut installed: Vec<KbId> =
+        down.into_iter().filter(|id| cat.kb_ix(*id).is_some_and(|ix| kbs.get(ix))).collect();
+    installed.sort_unstable();
+    let os_products = s.os_products.iter().copied().filter(|p| products.contains(p)).collect();
+    Some(MachineState { branch: s.branch, ubr: effective_ubr, products, os_products, installed })
+}

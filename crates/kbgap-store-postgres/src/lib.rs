@@ -1,1 +1,152 @@
-//! The PostgreSQL store.
+//! The PostgreSQL store, for deployments that already run PostgreSQL or want the database on
+//! another host.
+//!
+//! Same semantics as the SQLite store — both apply the decisions of `kbgap_store::import` and
+//! `kbgap_store::machines` — with PostgreSQL's own SQL where it pays: bulk machine upserts as
+//! one `INSERT … SELECT FROM UNNEST(…) ON CONFLICT … DO UPDATE`, JSONB devices, and a
+//! deferred uniqueness check on computer names. Migrations in `migrations/` are embedded and
+//! run at connect.
+#![warn(missing_docs)]
+
+mod catalog;
+mod error;
+mod machines;
+mod scratch;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kbgap_core::{Device, Document, DocumentInfo, MachineId};
+use kbgap_store::{ImportOutcome, Store, StoreError, StoredMachine, redact_url};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::error::{db, scrub};
+pub use crate::scratch::ScratchDatabase;
+
+/// The migrations of this backend, embedded at compile time.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Connections in the pool.
+const POOL_SIZE: u32 = 8;
+
+/// A [`Store`] in a PostgreSQL database. Cloning shares the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// The URL with its password hidden, for `describe` and `Debug`.
+    shown: String,
+}
+
+impl fmt::Debug for PgStore {
+    /// Hand-written: the pool's own `Debug` would print the connect options, password included.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database `url` names (`postgres://USER:PASSWORD@HOST:PORT/DB`) and
+    /// brings its schema up to date. Errors never show the password.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let shown = redact_url(url);
+        let fail = |what: &str, message: String| {
+            StoreError::Backend(scrub(format!("{what} {shown}: {message}"), url))
+        };
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| fail("parsing", e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| fail("connecting to", e.to_string()))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| fail("migrating", e.to_string()))?;
+        Ok(Self { pool, shown })
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn health(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db("health check", e))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn catalog_infos(&self) -> Result<Vec<DocumentInfo>, StoreError> {
+        catalog::infos(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn catalog_documents(&self) -> Result<Vec<Document>, StoreError> {
+        catalog::documents(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all, fields(documents = docs.len()))]
+    async fn import_documents(
+        &self,
+        docs: Vec<Document>,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        catalog::import(&self.pool, docs).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn catalog_generation(&self) -> Result<i64, StoreError> {
+        catalog::generation(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all, fields(machines = devices.len()))]
+    async fn upsert_machines(
+        &self,
+        devices: Vec<Device>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredMachine>, StoreError> {
+        machines::upsert(&self.pool, devices, now).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn machine(&self, id_or_name: &str) -> Result<Option<StoredMachine>, StoreError> {
+        machines::find(&self.pool, id_or_name).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn machines(&self) -> Result<Vec<StoredMachine>, StoreError> {
+        machines::all(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn machine_count(&self) -> Result<u64, StoreError> {
+        machines::count(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_machine(&self, id: &MachineId) -> Result<(), StoreError> {
+        machines::delete(&self.pool, id).await
+    }
+}

@@ -1,1 +1,166 @@
-//! The SQLite store (the embedded default).
+//! The SQLite store (the embedded default): one file in the data directory, no server to run.
+//!
+//! Opened in WAL mode with `synchronous = NORMAL`: a committed transaction survives a crash or
+//! `kill -9` of the process (only a power loss can take back the last commits), readers never
+//! wait for the writer, and commits cost no fsync each. Writers take the lock up front
+//! (`BEGIN IMMEDIATE`) and wait up to 5 s for each other (`busy_timeout`). Migrations in
+//! `migrations/` are embedded and run at open.
+#![warn(missing_docs)]
+
+mod catalog;
+mod error;
+mod machines;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kbgap_core::{Device, Document, DocumentInfo, MachineId};
+use kbgap_store::{ImportOutcome, Store, StoreError, StoredMachine};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::db;
+
+/// The migrations of this backend, embedded at compile time.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Connections in the pool: SQLite has one writer at a time anyway; a few connections let
+/// reads proceed beside it.
+const POOL_SIZE: u32 = 4;
+
+/// A [`Store`] in a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its parent directory if needed) the database at `path`, and
+    /// brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                StoreError::Backend(format!("creating directory {}: {e}", parent.display()))
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
+            .await
+            .map_err(|e| db(&format!("opening {}", path.display()), e))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migrating {}: {e}", path.display())))?;
+        Ok(Self {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes a consistent copy of the database to `dest` (`VACUUM INTO`), while the store
+    /// stays in use. `dest` must not exist.
+    pub async fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        let dest_text = dest.to_str().ok_or_else(|| {
+            StoreError::Invalid(format!("backup path {} is not UTF-8", dest.display()))
+        })?;
+        sqlx::query("VACUUM INTO ?1")
+            .bind(dest_text)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db(&format!("backing up to {}", dest.display()), e))?;
+        Ok(())
+    }
+
+    /// Closes every connection, checkpointing the write-ahead log into the database file.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn health(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db("health check", e))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn catalog_infos(&self) -> Result<Vec<DocumentInfo>, StoreError> {
+        catalog::infos(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn catalog_documents(&self) -> Result<Vec<Document>, StoreError> {
+        catalog::documents(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all, fields(documents = docs.len()))]
+    async fn import_documents(
+        &self,
+        docs: Vec<Document>,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        catalog::import(&self.pool, docs).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn catalog_generation(&self) -> Result<i64, StoreError> {
+        catalog::generation(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all, fields(machines = devices.len()))]
+    async fn upsert_machines(
+        &self,
+        devices: Vec<Device>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredMachine>, StoreError> {
+        machines::upsert(&self.pool, devices, now).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn machine(&self, id_or_name: &str) -> Result<Option<StoredMachine>, StoreError> {
+        machines::find(&self.pool, id_or_name).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn machines(&self) -> Result<Vec<StoredMachine>, StoreError> {
+        machines::all(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn machine_count(&self) -> Result<u64, StoreError> {
+        machines::count(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_machine(&self, id: &MachineId) -> Result<(), StoreError> {
+        machines::delete(&self.pool, id).await
+    }
+}

@@ -1,0 +1,130 @@
+//! kbgap's own JSON machine report: what `collector/kbgap-collect.ps1` posts and what
+//! `schemas/machine-report.schema.json` documents.
+//!
+//! Deserialized strictly (wrong types and unknown architectures are errors that name the field),
+//! except that unknown fields are ignored so older kbgap versions read newer collectors' reports.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer};
+
+use kbgap_core::{
+    Architecture, Device, InstallationType, InstalledSoftware, KbId, MachineId, OsVersion,
+};
+
+use crate::error::InventoryError;
+use crate::osid::{self, OsFacts};
+
+/// The report's keys (camelCase in JSON).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    #[serde(default)]
+    id: Option<MachineId>,
+    computer_dns_name: String,
+    #[serde(default)]
+    os_name: Option<String>,
+    os_version: OsVersion,
+    #[serde(default)]
+    ubr: Option<u32>,
+    installation_type: Parsed<InstallationType>,
+    architecture: Parsed<Architecture>,
+    #[serde(default)]
+    display_version: Option<String>,
+    installed_kbs: Vec<Kb>,
+    #[serde(default)]
+    software: Vec<InstalledSoftware>,
+    #[serde(default)]
+    last_seen: Option<String>,
+}
+
+/// A value read from a string through its `FromStr`, so the error says what kbgap expects
+/// (`unknown architecture "sparc" (expected x64, x86, arm64 or ia64)`).
+#[derive(Debug)]
+struct Parsed<T>(T);
+
+impl<'de, T: FromStr<Err = String>> Deserialize<'de> for Parsed<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(Parsed).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A KB as the report spells it: `"5094127"`, `"KB5094127"` (or a bare number).
+#[derive(Debug)]
+struct Kb(KbId);
+
+impl<'de> Deserialize<'de> for Kb {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(u32),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Text(s) => s,
+            Raw::Number(n) => n.to_string(),
+        };
+        text.parse().map(Kb).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads a machine report.
+pub fn read(text: &str, file: &str) -> Result<Device, InventoryError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let report: Report =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(file, &e))?;
+    let facts = OsFacts {
+        version: report.os_version,
+        installation_type: report.installation_type.0,
+        architecture: report.architecture.0,
+        service_pack: None,
+    };
+    let id = osid::identify(&facts).map_err(|error| InventoryError::Os {
+        file: file.to_owned(),
+        location: "field \"osVersion\"".to_owned(),
+        error,
+    })?;
+    Ok(Device {
+        id: report.id,
+        computer_dns_name: report.computer_dns_name,
+        os_name: report.os_name,
+        os_version: Some(report.os_version),
+        ubr: report.ubr,
+        service_pack: None,
+        architecture: Some(facts.architecture),
+        installation_type: Some(id.installation_type),
+        display_version: report.display_version,
+        products: id.products,
+        installed_kbs: report.installed_kbs.into_iter().map(|k| k.0).collect(),
+        software: report.software,
+        locale: None,
+        last_seen: report.last_seen,
+        warnings: id.warnings,
+    })
+}
+
+/// A serde error with the JSON path of the offending field (`field "software[2].name"`), or the
+/// line and column when the document itself is malformed.
+pub(crate) fn json_error(
+    file: &str,
+    e: &serde_path_to_error::Error<serde_json::Error>,
+) -> InventoryError {
+    let path = e.path().to_string();
+    let inner = e.inner();
+    let location = if path == "." || path.is_empty() || path.starts_with('?') {
+        format!("line {}, column {}", inner.line(), inner.column())
+    } else {
+        format!("field {path:?}")
+    };
+    let mut message = inner.to_string();
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
+    InventoryError::Json {
+        file: file.to_owned(),
+        location,
+        message,
+    }
+}

@@ -1,0 +1,208 @@
+//! osquery results, the kbgap machine report and its JSON Schema.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use kbgap_core::Architecture::X64;
+use kbgap_core::InstallationType::{Client, ServerCore};
+use kbgap_inventory::{Format, Inventory, read};
+
+fn osquery(name: &str) -> kbgap_core::Device {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/osquery");
+    let bytes = std::fs::read(dir.join(name)).unwrap();
+    match read(&bytes, name, Format::Auto) {
+        Ok(Inventory::Device(d)) => d,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn osquery_windows_11_21h2() {
+    let d = osquery("windows_11_21H2.osquery-results.json");
+    common::assert_os(
+        &d,
+        "Windows 11 version 21H2 for x64-based Systems",
+        "10.0.22000",
+        X64,
+        Client,
+    );
+    assert_eq!(d.ubr, Some(1098));
+    assert_eq!(d.display_version.as_deref(), Some("21H2"));
+    assert_eq!(
+        d.os_name.as_deref(),
+        Some("Microsoft Windows 11 Enterprise")
+    );
+    let kbs = common::kbs(&d);
+    assert!(
+        kbs.contains(&5016629) && kbs.contains(&5012170) && kbs.contains(&2267602),
+        "{kbs:?}"
+    );
+}
+
+#[test]
+fn osquery_windows_11_22h2() {
+    let d = osquery("windows_11_22H2_2861.osquery-results.json");
+    common::assert_os(
+        &d,
+        "Windows 11 Version 22H2 for x64-based Systems",
+        "10.0.22621",
+        X64,
+        Client,
+    );
+    assert_eq!(d.ubr, Some(2861));
+    assert_eq!(d.display_version.as_deref(), Some("22H2"));
+}
+
+#[test]
+fn osquery_patches_programs_and_failed_updates() {
+    let doc = r#"{
+      "system_info": [{"hostname": "srv1.contoso.com"}],
+      "os_version": [{"name": "Microsoft Windows Server 2022 Datacenter", "version": "10.0.20348.2227", "arch": "64-bit"}],
+      "patches": [{"hotfix_id": "KB5034129"}, {"hotfix_id": "File 1"}],
+      "windows_update_history": [
+        {"title": "2024-01 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5034129)", "result_code": "2"},
+        {"title": "2024-02 Cumulative Update (KB5034770)", "result_code": "4"}
+      ],
+      "programs": [{"name": "7-Zip 23.01 (x64)", "version": "23.01", "publisher": "Igor Pavlov"}]
+    }"#;
+    let Ok(Inventory::Device(d)) = read(doc.as_bytes(), "srv1.json", Format::Auto) else {
+        panic!()
+    };
+    assert_eq!(d.computer_dns_name, "srv1.contoso.com");
+    assert_eq!(d.products, ["Windows Server 2022"]);
+    assert_eq!(d.ubr, Some(2227));
+    assert_eq!(common::kbs(&d), [5034129]);
+    assert_eq!(d.software.len(), 1);
+    assert_eq!(d.software[0].vendor, "Igor Pavlov");
+    assert!(
+        d.warnings.iter().any(|w| w.contains("failed installs")),
+        "{:?}",
+        d.warnings
+    );
+}
+
+#[test]
+fn machine_report() {
+    let doc = r#"{
+      "id": "2339ad14a01bd0299afb93dfa2550136057bff96",
+      "computerDnsName": "core1.contoso.com",
+      "osName": "Microsoft Windows Server 2019 Standard",
+      "osVersion": "10.0.17763",
+      "ubr": 5329,
+      "installationType": "Server Core",
+      "architecture": "x64",
+      "displayVersion": "1809",
+      "installedKbs": ["5034127", "KB5034768", "5034127"],
+      "software": [{"vendor": "Microsoft Corporation", "name": "Microsoft .NET Framework 4.8", "version": "4.8.03761"}],
+      "lastSeen": "2024-02-20T10:00:00Z",
+      "collectorVersion": "1.0"
+    }"#;
+    let Ok(Inventory::Device(d)) = read(doc.as_bytes(), "core1.json", Format::Auto) else {
+        panic!()
+    };
+    common::assert_os(
+        &d,
+        "Windows Server 2019 (Server Core installation)",
+        "10.0.17763",
+        X64,
+        ServerCore,
+    );
+    assert_eq!(
+        d.id.as_ref().map(|i| i.as_str()),
+        Some("2339ad14a01bd0299afb93dfa2550136057bff96")
+    );
+    assert_eq!(d.ubr, Some(5329));
+    assert_eq!(common::kbs(&d), [5034127, 5034768]);
+    assert_eq!(d.software[0].name, "Microsoft .NET Framework 4.8");
+    assert_eq!(d.last_seen.as_deref(), Some("2024-02-20T10:00:00Z"));
+    assert!(d.warnings.is_empty());
+}
+
+#[test]
+fn schema_is_valid_json_and_lists_exactly_the_report_keys() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/machine-report.schema.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let keys: BTreeSet<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "id",
+        "computerDnsName",
+        "osName",
+        "osVersion",
+        "ubr",
+        "installationType",
+        "architecture",
+        "displayVersion",
+        "installedKbs",
+        "software",
+        "lastSeen",
+    ]
+    .into();
+    assert_eq!(keys, expected);
+    let required: BTreeSet<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(
+        required,
+        [
+            "computerDnsName",
+            "osVersion",
+            "installationType",
+            "architecture",
+            "installedKbs"
+        ]
+        .into()
+    );
+    let arch: Vec<&str> = schema["properties"]["architecture"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(arch, ["x64", "x86", "arm64"]);
+}
+
+#[test]
+fn collector_script_posts_the_documented_keys() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../collector/kbgap-collect.ps1");
+    let script = std::fs::read_to_string(path).unwrap();
+    for key in [
+        "computerDnsName",
+        "osName",
+        "osVersion",
+        "ubr",
+        "installationType",
+        "architecture",
+        "displayVersion",
+        "installedKbs",
+        "software",
+        "lastSeen",
+    ] {
+        assert!(script.contains(key), "the collector never sets {key}");
+    }
+    for needle in [
+        "Package_for_RollupFix",
+        "Get-HotFix",
+        "/api/inventory",
+        "NDP\\v4\\Full",
+        "WOW6432Node",
+        "Bearer",
+    ] {
+        assert!(script.contains(needle), "the collector lacks {needle}");
+    }
+}

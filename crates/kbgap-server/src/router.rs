@@ -1,0 +1,114 @@
+//! The HTTP application: routes, the middleware stack, and serving with graceful shutdown.
+//!
+//! Layers, outermost first:
+//! 1. path normalization (case-insensitive literal segments, see [`crate::path`]), which must
+//!    run before routing, so it wraps the routed application rather than being a route layer;
+//! 2. [`request_context`]: request id, span, log line, final error bodies, metrics;
+//! 3. `CatchPanicLayer`: a panic becomes a 500 in Defender's shape (inside 2, so it gets the
+//!    request id);
+//! 4. the routes, with a 404 and a 405 fallback in Defender's shape.
+
+use std::any::Any;
+use std::future::Future;
+use std::io;
+
+use axum::Router;
+use axum::extract::OriginalUri;
+use axum::http::Method;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower::util::MapRequestLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::metadata::metadata;
+use crate::path::normalize_request;
+use crate::request_id::request_context;
+use crate::state::AppState;
+
+/// The application with kbgap's built-in routes.
+pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The application with extra routes merged in (phase 2's resource endpoints; tests' probes).
+/// Register routes with lowercase literal segments (`/api/software/{id}/getmissingkbs`): clients'
+/// spellings are lowercased before routing.
+pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
+    let routed = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/$metadata", get(metadata))
+        .merge(routes)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn_with_state(state.metrics.clone(), request_context))
+        .with_state(state);
+    Router::new().fallback_service(MapRequestLayer::new(normalize_request).layer(routed))
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_app(listener, router(state), shutdown).await
+}
+
+/// Serves any application built by [`router_with`].
+pub async fn serve_app(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        // Small JSON answers must not wait for Nagle's algorithm.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[derive(serde::Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+/// `GET /healthz`: no authentication, for load balancers and orchestrators.
+async fn healthz() -> ApiJson<Health> {
+    ApiJson(Health { status: "ok" })
+}
+
+fn shown_path(uri: &OriginalUri) -> String {
+    uri.0.path().chars().take(200).collect()
+}
+
+async fn not_found(uri: OriginalUri) -> ApiError {
+    ApiError::not_found(format!("No API resource at {}.", shown_path(&uri)))
+}
+
+async fn method_not_allowed(method: Method, uri: OriginalUri) -> ApiError {
+    ApiError::method_not_allowed(format!(
+        "The method {method} is not allowed on {}.",
+        shown_path(&uri)
+    ))
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(non-string panic payload)");
+    ApiError::internal(format!("handler panicked: {detail}")).into_response()
+}

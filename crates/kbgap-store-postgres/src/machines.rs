@@ -1,0 +1,190 @@
+//! Machines in PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use kbgap_core::{Device, MachineId};
+use kbgap_store::machines::{self, ExistingMachine, Lookup, MachineRow};
+use kbgap_store::{StoreError, StoredMachine, codec};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use crate::error::db;
+
+/// Key of the transaction-scoped advisory lock that makes machine batches take turns (`kbgap`
+/// in ASCII): identity decisions read rows and then write, and must not interleave.
+const MACHINES_LOCK: i64 = 0x6b_62_67_61_70;
+
+/// Rows per `INSERT … SELECT FROM UNNEST(…)` statement: bounds the size of one statement's
+/// arrays for very large batches.
+const ROWS_PER_STATEMENT: usize = 2000;
+
+const COLUMNS: &str = "id, device::text AS device, first_seen, last_seen";
+
+fn machine_from_row(row: &PgRow) -> Result<StoredMachine, StoreError> {
+    let raw_id: String = row.try_get("id").map_err(|e| db("reading a machine", e))?;
+    let what = format!("machine {raw_id}");
+    let id = machines::stored_id(&raw_id)?;
+    let json: String = row.try_get("device").map_err(|e| db(&what, e))?;
+    let mut device: Device = codec::decode_device(&raw_id, &json)?;
+    device.id = Some(id.clone());
+    Ok(StoredMachine {
+        device,
+        first_seen: row.try_get("first_seen").map_err(|e| db(&what, e))?,
+        last_seen: row.try_get("last_seen").map_err(|e| db(&what, e))?,
+        id,
+    })
+}
+
+/// Stores a batch of reports in one transaction (see
+/// [`kbgap_store::machines::plan_upsert`] for the identity rules).
+pub(crate) async fn upsert(
+    pool: &PgPool,
+    devices: Vec<Device>,
+    now: DateTime<Utc>,
+) -> Result<Vec<StoredMachine>, StoreError> {
+    let context = "storing machines";
+    let keys = machines::lookup_keys(&devices);
+    let mut tx = pool.begin().await.map_err(|e| db(context, e))?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MACHINES_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db(context, e))?;
+    let rows = sqlx::query(
+        "SELECT id, computer_dns_name_lower, first_seen FROM machines WHERE id = ANY($1)
+         UNION
+         SELECT id, computer_dns_name_lower, first_seen FROM machines WHERE computer_dns_name_lower = ANY($2)",
+    )
+    .bind(&keys.ids)
+    .bind(&keys.name_keys)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| db(context, e))?;
+    let existing = rows
+        .iter()
+        .map(|row| {
+            let id: String = row.try_get("id").map_err(|e| db(context, e))?;
+            Ok(ExistingMachine {
+                first_seen: row.try_get("first_seen").map_err(|e| db(context, e))?,
+                name_key: row
+                    .try_get("computer_dns_name_lower")
+                    .map_err(|e| db(context, e))?,
+                id: machines::stored_id(&id)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+
+    let plan = machines::plan_upsert(devices, existing, now)?;
+    if !plan.delete.is_empty() {
+        let ids: Vec<&str> = plan.delete.iter().map(MachineId::as_str).collect();
+        sqlx::query("DELETE FROM machines WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db(context, e))?;
+    }
+    for chunk in plan.rows.chunks(ROWS_PER_STATEMENT) {
+        write_rows(&mut tx, chunk, machines::store_time(now)).await?;
+    }
+    tx.commit().await.map_err(|e| db(context, e))?;
+    Ok(plan.stored)
+}
+
+/// One multi-row upsert from parallel arrays, in the plan's order. `first_seen` is only
+/// written on insert: an existing machine keeps its own.
+async fn write_rows(
+    tx: &mut Transaction<'static, Postgres>,
+    rows: &[MachineRow],
+    last_seen: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = rows.iter().map(|r| r.machine.id.as_str()).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.name_key.as_str()).collect();
+    let os_names: Vec<Option<&str>> = rows.iter().map(|r| r.os_name.as_deref()).collect();
+    let os_versions: Vec<Option<&str>> = rows.iter().map(|r| r.os_version.as_deref()).collect();
+    let first_seen: Vec<DateTime<Utc>> = rows.iter().map(|r| r.machine.first_seen).collect();
+    let devices: Vec<&str> = rows.iter().map(|r| r.device_json.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO machines (id, computer_dns_name_lower, os_name, os_version, first_seen, last_seen, device)
+         SELECT u.id, u.name, u.os_name, u.os_version, u.first_seen, $6, u.device::jsonb
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $7::text[])
+              WITH ORDINALITY AS u(id, name, os_name, os_version, first_seen, device, ord)
+         ORDER BY u.ord
+         ON CONFLICT (id) DO UPDATE SET
+           computer_dns_name_lower = EXCLUDED.computer_dns_name_lower,
+           os_name = EXCLUDED.os_name, os_version = EXCLUDED.os_version,
+           last_seen = EXCLUDED.last_seen, device = EXCLUDED.device",
+    )
+    .bind(ids)
+    .bind(names)
+    .bind(os_names)
+    .bind(os_versions)
+    .bind(first_seen)
+    .bind(last_seen)
+    .bind(devices)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| db(&format!("storing {} machines", rows.len()), e))?;
+    Ok(())
+}
+
+/// One machine by id or name.
+pub(crate) async fn find(
+    pool: &PgPool,
+    id_or_name: &str,
+) -> Result<Option<StoredMachine>, StoreError> {
+    let lookup = Lookup::parse(id_or_name);
+    if let Some(id) = &lookup.id {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM machines WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| db("reading a machine", e))?;
+        if let Some(row) = row {
+            return machine_from_row(&row).map(Some);
+        }
+    }
+    if lookup.name_key.is_empty() {
+        return Ok(None);
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM machines WHERE computer_dns_name_lower = $1"
+    ))
+    .bind(&lookup.name_key)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| db("reading a machine", e))?;
+    row.as_ref().map(machine_from_row).transpose()
+}
+
+/// Every machine, ordered by id.
+pub(crate) async fn all(pool: &PgPool) -> Result<Vec<StoredMachine>, StoreError> {
+    // COLLATE "C": order by bytes, as SQLite does, whatever the database's collation.
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM machines ORDER BY id COLLATE \"C\""
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db("reading machines", e))?;
+    rows.iter().map(machine_from_row).collect()
+}
+
+/// How many machines are stored.
+pub(crate) async fn count(pool: &PgPool) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM machines")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db("counting machines", e))?;
+    Ok(n.unsigned_abs())
+}
+
+/// Deletes one machine.
+pub(crate) async fn delete(pool: &PgPool, id: &MachineId) -> Result<(), StoreError> {
+    let done = sqlx::query("DELETE FROM machines WHERE id = $1")
+        .bind(id.as_str())
+        .execute(pool)
+        .await
+        .map_err(|e| db(&format!("deleting machine {id}"), e))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("machine {id}")));
+    }
+    Ok(())
+}

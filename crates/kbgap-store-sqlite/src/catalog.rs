@@ -1,0 +1,153 @@
+//! Catalog documents in SQLite.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use kbgap_core::{Document, DocumentInfo, Revision};
+use kbgap_store::codec::{self, StoredPayload};
+use kbgap_store::import::{self, StoredInfo};
+use kbgap_store::{ImportOutcome, StoreError};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::{blocking, db};
+use crate::machines::format_time;
+
+fn info_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DocumentInfo, StoreError> {
+    let id: String = row
+        .try_get("id")
+        .map_err(|e| db("reading a catalog document", e))?;
+    let revision: String = row
+        .try_get("revision")
+        .map_err(|e| db("reading a catalog document", e))?;
+    let get = |col: &str| -> Result<String, StoreError> {
+        row.try_get(col)
+            .map_err(|e| db(&format!("reading catalog document {id}"), e))
+    };
+    Ok(DocumentInfo {
+        revision: Revision::parse(&revision).ok_or_else(|| {
+            StoreError::corrupt(
+                format!("catalog document {id}"),
+                format!("revision {revision:?}"),
+            )
+        })?,
+        title: get("title")?,
+        initial_release: get("initial_release")?,
+        current_release: get("current_release")?,
+        id,
+    })
+}
+
+/// Every stored document's identity, ordered by id.
+pub(crate) async fn infos(pool: &SqlitePool) -> Result<Vec<DocumentInfo>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, title, revision, initial_release, current_release FROM catalog_documents ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db("reading catalog documents", e))?;
+    rows.iter().map(info_from_row).collect()
+}
+
+/// Every stored document, decoded on a blocking thread.
+pub(crate) async fn documents(pool: &SqlitePool) -> Result<Vec<Document>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, payload_format, raw_len, payload FROM catalog_documents ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(|e| db("reading catalog documents", e))?;
+    let payloads = rows
+        .into_iter()
+        .map(|row| {
+            Ok(StoredPayload {
+                id: row.try_get("id")?,
+                format: row.try_get("payload_format")?,
+                raw_len: row.try_get("raw_len")?,
+                payload: row.try_get("payload")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(|e| db("reading catalog documents", e))?;
+    blocking(move || codec::decode_documents(&payloads)).await
+}
+
+/// The generation counter.
+pub(crate) async fn generation(pool: &SqlitePool) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT generation FROM catalog_state WHERE singleton = 1")
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| db("reading the catalog generation", e))?
+        .ok_or_else(|| StoreError::corrupt("catalog state", "the generation row is missing"))
+}
+
+/// Imports a batch in one write transaction (see [`kbgap_store::Store::import_documents`]).
+pub(crate) async fn import(
+    pool: &SqlitePool,
+    docs: Vec<Document>,
+) -> Result<Vec<ImportOutcome>, StoreError> {
+    let context = "importing catalog documents";
+    let ids = serde_json::to_string(&import::ids_of(&docs))
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    // IMMEDIATE takes the write lock now, so the decisions below rest on data no other writer
+    // can change before commit.
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| db(context, e))?;
+    let rows = sqlx::query(
+        "SELECT id, title, revision, initial_release, current_release, payload_format
+         FROM catalog_documents WHERE id IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| db(context, e))?;
+    let mut stored = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let info = info_from_row(row)?;
+        let format: i32 = row.try_get("payload_format").map_err(|e| db(context, e))?;
+        stored.insert(info.id.clone(), StoredInfo { info, format });
+    }
+    let plan = import::plan_import(stored, &docs)?;
+    if plan.changes_anything() {
+        let writes = plan.writes.clone();
+        let (docs, encoded) = blocking(move || {
+            let refs: Vec<&Document> = writes.iter().map(|&i| &docs[i]).collect();
+            let encoded = codec::encode_documents(&refs)?;
+            Ok((docs, encoded))
+        })
+        .await?;
+        let now = format_time(Utc::now());
+        for (&i, enc) in plan.writes.iter().zip(encoded) {
+            let info = &docs[i].info;
+            sqlx::query(
+                "INSERT INTO catalog_documents
+                   (id, title, revision, initial_release, current_release, payload_format, raw_len, payload, imported_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET
+                   title = excluded.title, revision = excluded.revision,
+                   initial_release = excluded.initial_release, current_release = excluded.current_release,
+                   payload_format = excluded.payload_format, raw_len = excluded.raw_len,
+                   payload = excluded.payload, imported_at = excluded.imported_at",
+            )
+            .bind(&info.id)
+            .bind(&info.title)
+            .bind(info.revision.to_string())
+            .bind(&info.initial_release)
+            .bind(&info.current_release)
+            .bind(codec::PAYLOAD_FORMAT)
+            .bind(enc.raw_len)
+            .bind(enc.payload)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db(&format!("storing catalog document {}", info.id), e))?;
+        }
+        sqlx::query("UPDATE catalog_state SET generation = generation + 1 WHERE singleton = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db(context, e))?;
+    }
+    tx.commit().await.map_err(|e| db(context, e))?;
+    Ok(plan.outcomes)
+}

@@ -1,0 +1,177 @@
+//! Machines in SQLite.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use kbgap_core::{Device, MachineId};
+use kbgap_store::machines::{self, ExistingMachine, Lookup};
+use kbgap_store::{StoreError, StoredMachine, codec};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+use crate::error::db;
+
+/// Timestamps as stored: RFC 3339 UTC with six fractional digits, so text order is time order.
+pub(crate) fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_time(what: &str, s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::corrupt(what, format!("timestamp {s:?}: {e}")))
+}
+
+const COLUMNS: &str = "id, device, first_seen, last_seen";
+
+fn machine_from_row(row: &SqliteRow) -> Result<StoredMachine, StoreError> {
+    let raw_id: String = row.try_get("id").map_err(|e| db("reading a machine", e))?;
+    let what = format!("machine {raw_id}");
+    let get =
+        |col: &str| -> Result<String, StoreError> { row.try_get(col).map_err(|e| db(&what, e)) };
+    let id = machines::stored_id(&raw_id)?;
+    let mut device: Device = codec::decode_device(&raw_id, &get("device")?)?;
+    device.id = Some(id.clone());
+    Ok(StoredMachine {
+        device,
+        first_seen: parse_time(&what, &get("first_seen")?)?,
+        last_seen: parse_time(&what, &get("last_seen")?)?,
+        id,
+    })
+}
+
+/// Stores a batch of reports in one write transaction (see
+/// [`kbgap_store::machines::plan_upsert`] for the identity rules).
+pub(crate) async fn upsert(
+    pool: &SqlitePool,
+    devices: Vec<Device>,
+    now: DateTime<Utc>,
+) -> Result<Vec<StoredMachine>, StoreError> {
+    let context = "storing machines";
+    let keys = machines::lookup_keys(&devices);
+    let json =
+        |v: &Vec<String>| serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()));
+    let (ids, names) = (json(&keys.ids)?, json(&keys.name_keys)?);
+    // IMMEDIATE: the identity decisions rest on rows no other writer can change before commit.
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| db(context, e))?;
+    let rows = sqlx::query(
+        "SELECT id, computer_dns_name_lower, first_seen FROM machines WHERE id IN (SELECT value FROM json_each(?1))
+         UNION
+         SELECT id, computer_dns_name_lower, first_seen FROM machines
+           WHERE computer_dns_name_lower IN (SELECT value FROM json_each(?2))",
+    )
+    .bind(ids)
+    .bind(names)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| db(context, e))?;
+    let existing = rows
+        .iter()
+        .map(|row| {
+            let id: String = row.try_get("id").map_err(|e| db(context, e))?;
+            let first_seen: String = row.try_get("first_seen").map_err(|e| db(context, e))?;
+            Ok(ExistingMachine {
+                first_seen: parse_time(&format!("machine {id}"), &first_seen)?,
+                name_key: row
+                    .try_get("computer_dns_name_lower")
+                    .map_err(|e| db(context, e))?,
+                id: machines::stored_id(&id)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+
+    let plan = machines::plan_upsert(devices, existing, now)?;
+    if !plan.delete.is_empty() {
+        let ids: Vec<&str> = plan.delete.iter().map(MachineId::as_str).collect();
+        sqlx::query("DELETE FROM machines WHERE id IN (SELECT value FROM json_each(?1))")
+            .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db(context, e))?;
+    }
+    let last_seen = format_time(machines::store_time(now));
+    for row in &plan.rows {
+        // first_seen is only written on insert: an existing machine keeps its own.
+        sqlx::query(
+            "INSERT INTO machines (id, computer_dns_name_lower, os_name, os_version, first_seen, last_seen, device)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET
+               computer_dns_name_lower = excluded.computer_dns_name_lower,
+               os_name = excluded.os_name, os_version = excluded.os_version,
+               last_seen = excluded.last_seen, device = excluded.device",
+        )
+        .bind(row.machine.id.as_str())
+        .bind(&row.name_key)
+        .bind(&row.os_name)
+        .bind(&row.os_version)
+        .bind(format_time(row.machine.first_seen))
+        .bind(&last_seen)
+        .bind(&row.device_json)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db(&format!("storing machine {} ({})", row.machine.id, row.name_key), e))?;
+    }
+    tx.commit().await.map_err(|e| db(context, e))?;
+    Ok(plan.stored)
+}
+
+/// One machine by id or name.
+pub(crate) async fn find(
+    pool: &SqlitePool,
+    id_or_name: &str,
+) -> Result<Option<StoredMachine>, StoreError> {
+    let lookup = Lookup::parse(id_or_name);
+    if let Some(id) = &lookup.id {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM machines WHERE id = ?1"))
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| db("reading a machine", e))?;
+        if let Some(row) = row {
+            return machine_from_row(&row).map(Some);
+        }
+    }
+    if lookup.name_key.is_empty() {
+        return Ok(None);
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM machines WHERE computer_dns_name_lower = ?1"
+    ))
+    .bind(&lookup.name_key)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| db("reading a machine", e))?;
+    row.as_ref().map(machine_from_row).transpose()
+}
+
+/// Every machine, ordered by id.
+pub(crate) async fn all(pool: &SqlitePool) -> Result<Vec<StoredMachine>, StoreError> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM machines ORDER BY id"))
+        .fetch_all(pool)
+        .await
+        .map_err(|e| db("reading machines", e))?;
+    rows.iter().map(machine_from_row).collect()
+}
+
+/// How many machines are stored.
+pub(crate) async fn count(pool: &SqlitePool) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM machines")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db("counting machines", e))?;
+    Ok(n.unsigned_abs())
+}
+
+/// Deletes one machine.
+pub(crate) async fn delete(pool: &SqlitePool, id: &MachineId) -> Result<(), StoreError> {
+    let done = sqlx::query("DELETE FROM machines WHERE id = ?1")
+        .bind(id.as_str())
+        .execute(pool)
+        .await
+        .map_err(|e| db(&format!("deleting machine {id}"), e))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("machine {id}")));
+    }
+    Ok(())
+}

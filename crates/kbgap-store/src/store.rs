@@ -1,0 +1,81 @@
+//! The [`Store`] trait.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kbgap_core::{Device, Document, DocumentInfo, MachineId};
+
+use crate::{ImportOutcome, StoreError, StoredMachine};
+
+/// Where kbgap keeps the catalog and the machines. One implementation per backend
+/// (`kbgap-store-sqlite`, `kbgap-store-postgres`), each with its own migrations.
+///
+/// The trait is object safe so the server can hold an `Arc<dyn Store>` chosen at start from the
+/// URL's scheme. Every method that writes does so in one transaction that is committed before it
+/// returns: a failed call leaves nothing of its batch visible, and a successful one is durable.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend_name(&self) -> &'static str;
+
+    /// Where the data lives, safe to log: `sqlite:/var/lib/kbgap/kbgap.db`,
+    /// `postgres://kbgap:****@127.0.0.1:5432/kbgap`.
+    fn describe(&self) -> String;
+
+    /// A trivial query: whether the database answers.
+    async fn health(&self) -> Result<(), StoreError>;
+
+    // ----- catalog -----
+
+    /// The identity of every stored document, ordered by id. Cheap: no payload is read.
+    async fn catalog_infos(&self) -> Result<Vec<DocumentInfo>, StoreError>;
+
+    /// Every stored document, decoded, ordered by id. This is what a process loads at start
+    /// instead of re-parsing XML.
+    async fn catalog_documents(&self) -> Result<Vec<Document>, StoreError>;
+
+    /// Imports documents in one transaction, in the order given, and says what happened to each
+    /// (see [`ImportOutcome`] and [`crate::import::decide`]). Two revisions of one document in the
+    /// same batch are handled as if imported one after the other.
+    async fn import_documents(&self, docs: Vec<Document>)
+    -> Result<Vec<ImportOutcome>, StoreError>;
+
+    /// A counter bumped by every import that changed something, so a server knows when to
+    /// reload its compiled catalog.
+    async fn catalog_generation(&self) -> Result<i64, StoreError>;
+
+    // ----- machines -----
+
+    /// Stores machine reports in one transaction, committed before returning, and gives back
+    /// each stored machine in the order of `devices`. Identity rules are those of
+    /// [`crate::machines::plan_upsert`]: a known machine is updated (`last_seen` moves to `now`,
+    /// `first_seen` stays), never duplicated.
+    async fn upsert_machines(
+        &self,
+        devices: Vec<Device>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredMachine>, StoreError>;
+
+    /// One machine, by its 40-hex id (any case) or by its computer name (case-insensitive).
+    async fn machine(&self, id_or_name: &str) -> Result<Option<StoredMachine>, StoreError>;
+
+    /// Every machine, ordered by id.
+    async fn machines(&self) -> Result<Vec<StoredMachine>, StoreError>;
+
+    /// How many machines are stored.
+    async fn machine_count(&self) -> Result<u64, StoreError>;
+
+    /// Deletes one machine; [`StoreError::NotFound`] when there is none with this id.
+    async fn delete_machine(&self, id: &MachineId) -> Result<(), StoreError>;
+
+    /// Stores one report: [`Store::upsert_machines`] with a batch of one.
+    async fn upsert_machine(
+        &self,
+        device: Device,
+        now: DateTime<Utc>,
+    ) -> Result<StoredMachine, StoreError> {
+        self.upsert_machines(vec![device], now)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Backend("upsert of one machine returned nothing".into()))
+    }
+}

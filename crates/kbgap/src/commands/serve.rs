@@ -1,0 +1,71 @@
+//! `kbgap serve`: Defender's missing-KB API over the store.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use kbgap_server::auth::{AuthConfig, Authenticator, LocalIssuer, OidcIssuer};
+use kbgap_server::ratelimit::{EndpointClass, Quota, RateLimitConfig};
+use kbgap_server::state::AppState;
+
+use crate::cli::ServeArgs;
+use crate::context::Context;
+
+pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
+    let store = ctx.open_store().await?;
+    let catalog = ctx.catalog(store.as_ref()).await?;
+    let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
+        .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
+    let mut auth = AuthConfig { local: Some(Arc::new(issuer)), extra_audiences: args.oidc_audience.clone(), ..AuthConfig::default() };
+    if let (Some(iss), Some(jwks)) = (&args.oidc_issuer, &args.oidc_jwks_url) {
+        auth.oidc.push(OidcIssuer::new(iss.clone(), jwks.clone()));
+    }
+    let limits = rate_limits(args);
+    let state = AppState::new(Authenticator::new(auth)?, limits);
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let newest = catalog.newest_document().map_or("none".into(), |d| d.id.clone());
+    tracing::info!(
+        "kbgap listening on http://{} — store {}, catalog {} documents (newest {newest}); get a token with `kbgap token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All`",
+        listener.local_addr()?,
+        store.describe(),
+        catalog.documents().len(),
+    );
+    kbgap_server::router::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("kbgap stopped");
+    Ok(())
+}
+
+/// Defender's documented limits, or the same quotas for every limited endpoint when given.
+fn rate_limits(args: &ServeArgs) -> RateLimitConfig {
+    let mut limits = RateLimitConfig::defender_defaults();
+    if args.rate_per_minute.is_none() && args.rate_per_hour.is_none() {
+        return limits;
+    }
+    let mut quotas = Vec::new();
+    quotas.extend(args.rate_per_minute.map(Quota::per_minute));
+    quotas.extend(args.rate_per_hour.map(Quota::per_hour));
+    let classes: Vec<EndpointClass> =
+        limits.quotas.iter().filter(|(_, q)| !q.is_empty()).map(|(c, _)| *c).collect();
+    for class in classes {
+        limits.set(class, quotas.clone());
+    }
+    limits
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

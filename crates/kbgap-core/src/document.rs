@@ -40,13 +40,14 @@ pub struct DocumentInfo {
 }
 
 impl DocumentInfo {
-    /// Orders two revisions of the same document: by revision number, then by current release
-    /// date (some documents were re-issued without a new number).
+    /// Orders two revisions of the same document: by current release date, then by revision
+    /// number. Dates come first because MSRC's revision numbers are not monotonic across years
+    /// (2019-Aug was revision 16 in 2020 and revision 6 in 2025).
     pub fn newer_than(&self, other: &DocumentInfo) -> bool {
-        match self.revision.cmp(&other.revision) {
+        match self.current_release.cmp(&other.current_release) {
             Ordering::Greater => true,
             Ordering::Less => false,
-            Ordering::Equal => self.current_release > other.current_release,
+            Ordering::Equal => self.revision > other.revision,
         }
     }
 }

@@ -6,13 +6,16 @@
 //! * [`odata`]: `$filter`, `$top`, `$skip`, `$count`, next links;
 //! * [`ratelimit`]: per application and tenant limits with Defender's defaults;
 //! * [`dto`]: the response bodies, field for field; [`metadata`]: `$metadata`;
+//! * [`fleet`]: machines and their evaluations in memory; [`api`]: the resource endpoints;
 //! * [`router`]: the application, case-insensitive paths, serving; [`metrics`]: `/metrics`.
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod dto;
+pub mod api;
 pub mod error;
 pub mod extract;
+pub mod fleet;
 pub mod metadata;
 pub mod metrics;
 pub mod odata;
@@ -30,5 +33,7 @@ pub use error::{ApiError, ErrorCode};
 pub use extract::{ApiJson, ApiPath, ApiQuery, BaseUrl};
 pub use odata::{ODataQuery, ODataRecord, ODataValue};
 pub use ratelimit::{EndpointClass, Quota, RateLimitConfig, RateLimiter};
+pub use api::api_routes;
+pub use fleet::FleetService;
 pub use router::{router, router_with, serve, serve_app};
 pub use state::AppState;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::auth::Authenticator;
+use crate::fleet::FleetService;
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
 
@@ -21,6 +22,9 @@ pub struct AppState {
     pub limits: Arc<RateLimiter>,
     /// Request metrics (served by [`crate::metrics::serve_metrics`] when enabled).
     pub metrics: Arc<Metrics>,
+    /// The machines and their evaluations; `None` serves only the foundation (auth, `$metadata`,
+    /// health), which keeps tests of the foundation free of a store and a catalog.
+    pub fleet: Option<Arc<FleetService>>,
 }
 
 impl AppState {
@@ -30,6 +34,13 @@ impl AppState {
             auth: Arc::new(auth),
             limits: Arc::new(RateLimiter::new(limits)),
             metrics: Arc::new(Metrics::new()),
+            fleet: None,
         }
+    }
+
+    /// The same state serving the resource endpoints from `fleet`.
+    pub fn with_fleet(mut self, fleet: Arc<FleetService>) -> Self {
+        self.fleet = Some(fleet);
+        self
     }
 }

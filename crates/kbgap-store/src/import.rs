@@ -20,8 +20,8 @@ pub struct StoredInfo {
 /// What importing `offered` does when `stored` is what the store holds under its id.
 ///
 /// - nothing stored → [`ImportOutcome::Inserted`];
-/// - the offered revision is newer ([`DocumentInfo::newer_than`]: revision number, then current
-///   release date) → [`ImportOutcome::Replaced`];
+/// - the offered revision is newer ([`DocumentInfo::newer_than`]: current release date, then
+///   revision number) → [`ImportOutcome::Replaced`];
 /// - the stored one is newer → [`ImportOutcome::KeptNewer`];
 /// - same revision and release date → [`ImportOutcome::Unchanged`], unless the stored payload
 ///   was written in an older format, which this build cannot read: then it is

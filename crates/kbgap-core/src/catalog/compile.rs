@@ -195,6 +195,7 @@ impl Builder {
             fixes_by_product,
             applicable_by_product,
             supersedence,
+            cumulative_by_product: by_product(&cumulative),
             cumulative,
             warnings: self.warnings,
         }
@@ -315,4 +316,16 @@ fn cumulative_updates(
 /// The fix rows that apply on each product's own branch.
 pub(super) fn applicable(fixes_by_product: &[Vec<Fix>]) -> Vec<Vec<Fix>> {
     fixes_by_product.iter().map(|fixes| fixes.iter().filter(|f| !f.other_branch).copied().collect()).collect()
+}
+
+/// Cumulative updates per OS product, sorted by revision.
+pub(super) fn by_product(cumulative: &FxHashMap<(KbIx, ProductIx), u32>) -> FxHashMap<ProductIx, Vec<(u32, KbIx)>> {
+    let mut out: FxHashMap<ProductIx, Vec<(u32, KbIx)>> = FxHashMap::default();
+    for (&(kb, p), &rev) in cumulative {
+        out.entry(p).or_default().push((rev, kb));
+    }
+    for v in out.values_mut() {
+        v.sort_unstable();
+    }
+    out
 }

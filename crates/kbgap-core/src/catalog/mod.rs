@@ -127,6 +127,9 @@ pub struct Catalog {
     supersedence: supersedence::Graph,
     /// Cumulative updates: (KB, OS product) → revision on the product's branch.
     cumulative: FxHashMap<(KbIx, ProductIx), u32>,
+    /// The same, per OS product: (revision, KB) sorted (derived, not part of snapshots).
+    #[serde(skip)]
+    cumulative_by_product: FxHashMap<ProductIx, Vec<(u32, KbIx)>>,
     warnings: Vec<CompileWarning>,
 }
 
@@ -226,6 +229,13 @@ impl Catalog {
     /// 24H2 and Server 2025 share build 26100 but not revisions.
     pub fn cumulative_revision(&self, kb: KbIx, os: ProductIx) -> Option<u32> {
         self.cumulative.get(&(kb, os)).copied()
+    }
+    /// The cumulative updates of an OS product at or below a revision: what a machine at that
+    /// revision has installed, whatever its KB list says.
+    pub fn cumulative_up_to(&self, os: ProductIx, revision: u32) -> impl Iterator<Item = KbIx> + '_ {
+        let list = self.cumulative_by_product.get(&os).map_or(&[][..], Vec::as_slice);
+        let end = list.partition_point(|&(r, _)| r <= revision);
+        list[..end].iter().map(|&(_, k)| k)
     }
     /// Problems noticed while compiling (invalid FixedBuilds, …), for `catalog stats`.
     pub fn warnings(&self) -> &[CompileWarning] {

@@ -5,7 +5,7 @@
 use super::Catalog;
 
 /// Changes whenever the layout of [`Catalog`] or the compile rules change.
-const MAGIC: &[u8] = b"kbgap-catalog-v3\n";
+const MAGIC: &[u8] = b"kbgap-catalog-v4\n";
 
 /// Why a snapshot could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,7 @@ impl Catalog {
         let body = bytes.strip_prefix(MAGIC).ok_or(SnapshotError::Version)?;
         let mut cat: Catalog = postcard::from_bytes(body)?;
         cat.applicable_by_product = super::compile::applicable(&cat.fixes_by_product);
+        cat.cumulative_by_product = super::compile::by_product(&cat.cumulative);
         Ok(cat)
     }
 }

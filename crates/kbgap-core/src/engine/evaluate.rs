@@ -29,6 +29,24 @@ pub(crate) struct Installed {
 }
 
 impl Installed {
+    /// Marks KBs present: the given ones, every cumulative update at or below the effective UBR
+    /// (a machine at that revision has them, whatever its KB list says), and everything those
+    /// transitively supersede — which reaches the older updates that carry no FixedBuild.
+    pub(crate) fn mark_present(&mut self, cat: &Catalog, mut down: FxHashSet<KbId>) {
+        if let Some(ubr) = self.effective_ubr {
+            for &os in &self.os {
+                for kb in cat.cumulative_up_to(os, ubr) {
+                    cat.graph().extend_down(cat.kb(kb).id, &mut down);
+                }
+            }
+        }
+        for id in down {
+            if let Some(ix) = cat.kb_ix(id) {
+                self.present.set(ix);
+            }
+        }
+    }
+
     /// The revision `kb` brings the machine to, when it is a cumulative update of its OS.
     pub(crate) fn cumulative(&self, cat: &Catalog, kb: KbIx) -> Option<u32> {
         self.os.iter().filter_map(|&p| cat.cumulative_revision(kb, p)).max()
@@ -82,14 +100,13 @@ pub(crate) fn installed_state(cat: &Catalog, m: &MachineState) -> Installed {
     for &k in &m.installed {
         cat.graph().extend_down(k, &mut down);
     }
-    for id in down {
-        if let Some(ix) = cat.kb_ix(id) {
-            installed.present.set(ix);
-            if let Some(rev) = installed.cumulative(cat, ix) {
-                installed.effective_ubr = Some(installed.effective_ubr.map_or(rev, |u| u.max(rev)));
-            }
-        }
-    }
+    installed.effective_ubr = down
+        .iter()
+        .filter_map(|&id| cat.kb_ix(id))
+        .filter_map(|ix| installed.cumulative(cat, ix))
+        .chain(m.ubr)
+        .max();
+    installed.mark_present(cat, down);
     installed
 }
 

@@ -88,18 +88,19 @@ fn prune_superseded(cat: &Catalog, scan: &Scan) -> Vec<KbIx> {
 fn simulate(cat: &Catalog, scan: &Scan, kb: KbIx) -> Install {
     let mut ids = FxHashSet::default();
     cat.graph().extend_down(cat.kb(kb).id, &mut ids);
-    let mut down = Bits::new(cat.kbs().len());
     let mut ubr = scan.installed.effective_ubr;
-    for id in ids {
-        if let Some(ix) = cat.kb_ix(id) {
-            down.set(ix);
-            if let Some(rev) = scan.installed.cumulative(cat, ix) {
-                ubr = Some(ubr.map_or(rev, |u| u.max(rev)));
-            }
+    for &id in &ids {
+        if let Some(rev) = cat.kb_ix(id).and_then(|ix| scan.installed.cumulative(cat, ix)) {
+            ubr = Some(ubr.map_or(rev, |u| u.max(rev)));
         }
     }
-    let after =
-        Installed { present: down, effective_ubr: ubr, build: scan.installed.build, os: scan.installed.os.clone() };
+    let mut after = Installed {
+        present: Bits::new(cat.kbs().len()),
+        effective_ubr: ubr,
+        build: scan.installed.build,
+        os: scan.installed.os.clone(),
+    };
+    after.mark_present(cat, ids);
     let mut closes = Bits::new(scan.pairs.len());
     for (i, p) in scan.pairs.iter().enumerate() {
         let fixes = &cat.applicable_fixes(p.product)[p.start as usize..p.end as usize];

@@ -10,9 +10,9 @@
 //! * [`router`]: the application, case-insensitive paths, serving; [`metrics`]: `/metrics`.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod auth;
 pub mod dto;
-pub mod api;
 pub mod error;
 pub mod extract;
 pub mod fleet;
@@ -25,15 +25,15 @@ pub mod request_id;
 pub mod router;
 pub mod state;
 
+pub use api::api_routes;
 pub use auth::{
     AuthConfig, AuthError, Authenticator, Authorized, LocalIssuer, OidcIssuer, Principal,
     require_roles,
 };
 pub use error::{ApiError, ErrorCode};
 pub use extract::{ApiJson, ApiPath, ApiQuery, BaseUrl};
+pub use fleet::FleetService;
 pub use odata::{ODataQuery, ODataRecord, ODataValue};
 pub use ratelimit::{EndpointClass, Quota, RateLimitConfig, RateLimiter};
-pub use api::api_routes;
-pub use fleet::FleetService;
 pub use router::{router, router_with, serve, serve_app};
 pub use state::AppState;

@@ -9,6 +9,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Loading the catalog snapshot is allocation-bound (hundreds of thousands of small values);
+/// mimalloc makes it markedly faster than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::cli::{CatalogCommand, Cli, Command, MachinesCommand};
 use crate::context::Context;
 

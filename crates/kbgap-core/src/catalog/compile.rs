@@ -42,6 +42,8 @@ struct Builder {
     kbs: BTreeMap<KbId, KbAcc>,
     /// (product, vuln, kb, severity, cvss)
     rows: Vec<(ProductIx, VulnIx, KbId, Option<Severity>, Option<f32>)>,
+    /// Per product, the KBs MSRC calls a "Monthly Rollup" for it.
+    rollups: BTreeMap<ProductIx, BTreeSet<KbId>>,
     warnings: Vec<super::CompileWarning>,
 }
 
@@ -132,6 +134,9 @@ impl Builder {
                         });
                         continue;
                     };
+                    if fix.sub_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("monthly rollup")) {
+                        self.rollups.entry(pix).or_default().insert(fix.kb);
+                    }
                     let acc = self.kbs.get_mut(&fix.kb).expect("inserted above");
                     let builds = acc.builds.entry(pix).or_default();
                     if let Some(b) = build {
@@ -177,6 +182,7 @@ impl Builder {
                 products,
             });
         }
+        edges.extend(rollup_chains(&self.rollups, &kbs, &kb_by_id));
         let supersedence = Graph::from_edges(edges);
         let fixes_by_product = self.fix_table(&kb_by_id, &kbs);
         let applicable_by_product = applicable(&fixes_by_product);
@@ -328,4 +334,22 @@ pub(super) fn by_product(cumulative: &FxHashMap<(KbIx, ProductIx), u32>) -> FxHa
         v.sort_unstable();
     }
     out
+}
+
+/// Monthly rollups are cumulative by definition, but MSRC's `Supercedence` often skips months, so
+/// a chain of rollups breaks (a Windows 7 host with the 2023 rollup would still "miss" 2016
+/// rollups). Each rollup of a product is taken to supersede the product's previous rollup.
+fn rollup_chains(
+    rollups: &BTreeMap<ProductIx, BTreeSet<KbId>>,
+    kbs: &[Kb],
+    kb_by_id: &FxHashMap<KbId, KbIx>,
+) -> Vec<(KbId, KbId)> {
+    let mut edges = Vec::new();
+    for ids in rollups.values() {
+        let mut dated: Vec<(&str, KbId)> =
+            ids.iter().map(|id| (kbs[kb_by_id[id] as usize].release_date.as_str(), *id)).collect();
+        dated.sort_unstable();
+        edges.extend(dated.windows(2).filter(|w| w[0].0 < w[1].0).map(|w| (w[1].1, w[0].1)));
+    }
+    edges
 }

@@ -5,7 +5,7 @@
 use super::Catalog;
 
 /// Changes whenever the layout of [`Catalog`] or the compile rules change.
-const MAGIC: &[u8] = b"kbgap-catalog-v4\n";
+const MAGIC: &[u8] = b"kbgap-catalog-v5\n";
 
 /// Why a snapshot could not be loaded.
 #[derive(Debug, thiserror::Error)]

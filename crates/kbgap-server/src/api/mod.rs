@@ -34,7 +34,10 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/api/machines", get(machines::list))
         .route("/api/machines/{id}", get(machines::one))
-        .route("/api/machines/{id}/getmissingkbs", get(machines::missing_kbs))
+        .route(
+            "/api/machines/{id}/getmissingkbs",
+            get(machines::missing_kbs),
+        )
         .route("/api/machines/{id}/software", get(machines::software))
         .route(
             "/api/machines/{id}/vulnerabilities",
@@ -46,7 +49,10 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/api/software", get(software::list))
         .route("/api/software/{id}", get(software::one))
-        .route("/api/software/{id}/getmissingkbs", get(software::missing_kbs))
+        .route(
+            "/api/software/{id}/getmissingkbs",
+            get(software::missing_kbs),
+        )
         .route(
             "/api/software/{id}/machinereferences",
             get(software::machine_references),

@@ -6,13 +6,14 @@ use anyhow::{Context as _, Result};
 use kbgap_server::auth::{AuthConfig, Authenticator, LocalIssuer, OidcIssuer};
 use kbgap_server::ratelimit::{EndpointClass, Quota, RateLimitConfig};
 use kbgap_server::state::AppState;
+use kbgap_server::{FleetService, api_routes};
 
 use crate::cli::ServeArgs;
 use crate::context::Context;
 
 pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let store = ctx.open_store().await?;
-    let catalog = ctx.catalog(store.as_ref()).await?;
+    let catalog = Arc::new(ctx.catalog(store.as_ref()).await?);
     let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
         .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
     let mut auth = AuthConfig { local: Some(Arc::new(issuer)), extra_audiences: args.oidc_audience.clone(), ..AuthConfig::default() };
@@ -20,16 +21,21 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         auth.oidc.push(OidcIssuer::new(iss.clone(), jwks.clone()));
     }
     let limits = rate_limits(args);
-    let state = AppState::new(Authenticator::new(auth)?, limits);
+    // Every stored machine is evaluated (once per distinct state) before the port opens, so the
+    // first answers are as fast as the rest.
+    let fleet = FleetService::load(store.clone(), catalog.clone()).await.context("loading the machines")?;
+    let machine_count = fleet.read().machines.len();
+    let state = AppState::new(Authenticator::new(auth)?, limits).with_fleet(Arc::new(fleet));
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let newest = catalog.newest_document().map_or("none".into(), |d| d.id.clone());
     tracing::info!(
-        "kbgap listening on http://{} — store {}, catalog {} documents (newest {newest}); get a token with `kbgap token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All`",
+        "kbgap listening on http://{} — store {} ({machine_count} machines), catalog {} documents (newest {newest}); get a token with `kbgap token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All`",
         listener.local_addr()?,
         store.describe(),
         catalog.documents().len(),
     );
-    kbgap_server::router::serve(listener, state, shutdown_signal()).await?;
+    let app = kbgap_server::router_with(state, api_routes());
+    kbgap_server::serve_app(listener, app, shutdown_signal()).await?;
     tracing::info!("kbgap stopped");
     Ok(())
 }

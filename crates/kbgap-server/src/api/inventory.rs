@@ -1,0 +1,100 @@
+//! `POST /api/inventory`: machine reports in, stored machines out.
+//!
+//! Every report of a request is parsed before anything is stored, so a bad one (even the last
+//! line of an NDJSON bulk body) leaves the store as it was; the store then writes the batch in
+//! one transaction, committed before the answer.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kbgap_core::Device;
+use kbgap_inventory::{Format, Inventory};
+
+use super::convert::machine_dto;
+use super::need;
+use crate::auth::{Authorized, perm};
+use crate::dto::{ODataEntity, context};
+use crate::error::ApiError;
+use crate::fleet::FleetService;
+use crate::odata::{ODataQuery, Page};
+
+/// Stores the machine report(s) of the body (see the module documentation).
+pub async fn post_inventory(
+    _auth: Authorized<perm::InventoryWrite>,
+    State(fleet): State<Option<Arc<FleetService>>>,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let fleet = need(fleet)?;
+    let body = body.map_err(body_error)?;
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("ndjson"));
+    if ndjson {
+        let devices = parse_ndjson(&body)?;
+        let stored = fleet.ingest(devices).await?;
+        let items: Vec<_> = stored.iter().map(machine_dto).collect();
+        let total = items.len();
+        let page = Page::from_parts(items, total, 0, 0);
+        return Ok(query.collection(context::MACHINES, page).into_response());
+    }
+    let device = parse_one(&body, "request body", Format::Auto)?;
+    let stored = fleet.ingest(vec![device]).await?;
+    let Some(machine) = stored.first() else {
+        return Err(ApiError::internal("the store returned no machine"));
+    };
+    Ok(ODataEntity {
+        context: query.base().metadata_context(context::MACHINE_ENTITY),
+        entity: machine_dto(machine),
+    }
+    .into_response())
+}
+
+fn body_error(r: BytesRejection) -> ApiError {
+    let status = r.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::invalid_body(format!(
+            "The request body is too large (at most {} bytes).",
+            super::MAX_INVENTORY_BODY
+        ))
+        .with_status(status)
+    } else {
+        ApiError::invalid_body("The request body could not be read.").with_detail(r.body_text())
+    }
+}
+
+/// One report; a hotfix list has no OS facts, so it cannot be a machine.
+fn parse_one(bytes: &[u8], source: &str, format: Format) -> Result<Device, ApiError> {
+    match kbgap_inventory::read(bytes, source, format) {
+        Ok(Inventory::Device(d)) => Ok(d),
+        Ok(Inventory::Hotfixes(_)) => Err(ApiError::invalid_input(format!(
+            "{source}: a list of hotfixes has no OS facts; send systeminfo output, osquery \
+             results or a kbgap machine report"
+        ))),
+        Err(e) => Err(ApiError::invalid_input(e.to_string())),
+    }
+}
+
+/// One machine report per non-blank line.
+fn parse_ndjson(bytes: &[u8]) -> Result<Vec<Device>, ApiError> {
+    let mut devices = Vec::new();
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let source = format!("request body line {}", n + 1);
+        devices.push(parse_one(line, &source, Format::Report)?);
+    }
+    if devices.is_empty() {
+        return Err(ApiError::invalid_input(
+            "request body: no machine report in the NDJSON body",
+        ));
+    }
+    Ok(devices)
+}

@@ -1,0 +1,213 @@
+//! `/api/machines…` and `/api/vulnerabilities/machinesVulnerabilities`.
+//!
+//! Everything is answered from the fleet's in-memory view under a read lock, which is never held
+//! across an await.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::extract::State;
+use kbgap_core::catalog::Catalog;
+use kbgap_core::engine::fleet::Group;
+use kbgap_store::StoredMachine;
+
+use super::convert::{
+    VENDOR, machine_dto, machine_fix, machine_software, release_time, severity, software_counts,
+    software_dto, vulnerability_dto,
+};
+use super::{machine_not_found, need};
+use crate::auth::{Authorized, perm};
+use crate::dto::{
+    Machine, MachineVulnerability, ODataCollection, ODataEntity, PublicProductFixDto, Software,
+    Vulnerability, context,
+};
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::fleet::{FleetService, FleetView};
+use crate::odata::{ODataQuery, Page};
+
+type Fleet = State<Option<Arc<FleetService>>>;
+
+/// A whole list as one page, for endpoints Defender does not page.
+fn whole<T>(items: Vec<T>) -> Page<T> {
+    let total = items.len();
+    Page::from_parts(items, total, 0, 0)
+}
+
+/// The stored machine and its group, or Defender's 404.
+fn find<'v>(view: &'v FleetView, id: &str) -> Result<(&'v StoredMachine, &'v Group), ApiError> {
+    let machine = view.find(id).ok_or_else(|| machine_not_found(id))?;
+    let group = view
+        .fleet
+        .group_of(&machine.id.as_str().to_ascii_lowercase())
+        .ok_or_else(|| machine_not_found(id))?;
+    Ok((machine, group))
+}
+
+/// `GET /api/machines`: every machine, with OData filtering and paging.
+pub async fn list(
+    _auth: Authorized<perm::MachinesRead>,
+    State(fleet): Fleet,
+    query: ODataQuery,
+) -> Result<ODataCollection<Machine>, ApiError> {
+    let fleet = need(fleet)?;
+    let view = fleet.read();
+    let page = query.apply(view.machines.values().map(machine_dto))?;
+    Ok(query.collection(context::MACHINES, page))
+}
+
+/// `GET /api/machines/{id}`: by 40-hex id or computer name.
+pub async fn one(
+    _auth: Authorized<perm::MachinesRead>,
+    State(fleet): Fleet,
+    query: ODataQuery,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ODataEntity<Machine>, ApiError> {
+    let fleet = need(fleet)?;
+    let view = fleet.read();
+    let machine = view.find(&id).ok_or_else(|| machine_not_found(&id))?;
+    Ok(ODataEntity {
+        context: query.base().metadata_context(context::MACHINE_ENTITY),
+        entity: machine_dto(machine),
+    })
+}
+
+/// `GET /api/machines/{id}/getmissingkbs`: the machine's group evaluation, with
+/// `machineMissedOn` counted over the fleet.
+pub async fn missing_kbs(
+    _auth: Authorized<perm::MachineMissingKbs>,
+    State(fleet): Fleet,
+    query: ODataQuery,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ODataCollection<PublicProductFixDto>, ApiError> {
+    let fleet = need(fleet)?;
+    let cat = fleet.catalog();
+    let view = fleet.read();
+    let (_, group) = find(&view, &id)?;
+    let items = group
+        .evaluation
+        .missing
+        .iter()
+        .map(|m| machine_fix(cat, &view, &group.state, m, query.extended))
+        .collect();
+    Ok(query.collection(context::PRODUCT_FIXES, whole(items)))
+}
+
+/// `GET /api/machines/{id}/software`: the software of the machine's applicable products.
+pub async fn software(
+    _auth: Authorized<perm::MachineSoftwareRead>,
+    State(fleet): Fleet,
+    query: ODataQuery,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ODataCollection<Software>, ApiError> {
+    let fleet = need(fleet)?;
+    let cat = fleet.catalog();
+    let view = fleet.read();
+    let (_, group) = find(&view, &id)?;
+    let counts = software_counts(cat, &view);
+    let items: Vec<Software> = machine_software(cat, &group.state.products)
+        .iter()
+        .map(|name| software_dto(name, counts.get(name).copied().unwrap_or_default()))
+        .collect();
+    let page = query.apply(items)?;
+    Ok(query.collection(context::MACHINE_SOFTWARE, page))
+}
+
+/// `GET /api/machines/{id}/vulnerabilities`: the CVEs open on the machine that a missing KB
+/// closes.
+pub async fn vulnerabilities(
+    _auth: Authorized<perm::MachineVulnerabilitiesRead>,
+    State(fleet): Fleet,
+    query: ODataQuery,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ODataCollection<Vulnerability>, ApiError> {
+    let fleet = need(fleet)?;
+    let cat = fleet.catalog();
+    let view = fleet.read();
+    let (_, group) = find(&view, &id)?;
+    let mut seen = BTreeSet::new();
+    let mut items = Vec::new();
+    for m in &group.evaluation.missing {
+        for &v in &m.closes {
+            if cat.vuln(v).id.is_cve() && seen.insert(v) {
+                let sev = severity(cat, &m.products, v, m.kb);
+                let published = release_time(cat, m.kb);
+                items.push(vulnerability_dto(
+                    cat,
+                    v,
+                    sev,
+                    view.fleet.missed_on(m.kb),
+                    published,
+                ));
+            }
+        }
+    }
+    let page = query.apply(items)?;
+    Ok(query.collection(context::MACHINE_VULNERABILITIES, page))
+}
+
+/// One row per open CVE × machine, with the missing KB (on the machine's getmissingkbs list)
+/// that closes it.
+fn machine_rows(
+    cat: &Catalog,
+    machine: &StoredMachine,
+    group: &Group,
+) -> Vec<MachineVulnerability> {
+    let id = machine.id.as_str();
+    let version = machine
+        .device
+        .os_version
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.build))
+        .unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    let mut rows = Vec::new();
+    for m in &group.evaluation.missing {
+        let kb = cat.kb(m.kb).id;
+        for &v in &m.closes {
+            let vuln = cat.vuln(v);
+            if !vuln.id.is_cve() || !seen.insert(v) {
+                continue;
+            }
+            let product = m
+                .products
+                .iter()
+                .copied()
+                .find(|&p| severity(cat, &[p], v, m.kb).is_some())
+                .or_else(|| m.products.first().copied());
+            let name = product.map_or("", |p| cat.product(p).software.as_str());
+            let is_os = product.is_some_and(|p| group.state.os_products.contains(&p));
+            let sev =
+                severity(cat, &m.products, v, m.kb).map_or_else(String::new, |s| s.to_string());
+            rows.push(MachineVulnerability::new(
+                id,
+                vuln.id.as_str(),
+                VENDOR,
+                name,
+                if is_os { &version } else { "" },
+                Some(kb),
+                sev,
+            ));
+        }
+    }
+    rows
+}
+
+/// `GET /api/vulnerabilities/machinesVulnerabilities`: every machine's open CVEs with their
+/// fixing KB, OData filtered and paged.
+pub async fn machines_vulnerabilities(
+    _auth: Authorized<perm::VulnerabilitiesRead>,
+    State(fleet): Fleet,
+    query: ODataQuery,
+) -> Result<ODataCollection<MachineVulnerability>, ApiError> {
+    let fleet = need(fleet)?;
+    let cat = fleet.catalog();
+    let view = fleet.read();
+    let rows = view.machines.iter().flat_map(|(key, machine)| {
+        view.fleet
+            .group_of(key)
+            .map(|g| machine_rows(cat, machine, g))
+            .unwrap_or_default()
+    });
+    let page = query.apply(rows)?;
+    Ok(query.collection(context::MACHINES_VULNERABILITIES, page))
+}

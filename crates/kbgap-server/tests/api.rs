@@ -1,0 +1,465 @@
+//! The resource endpoints over real HTTP (127.0.0.1, ephemeral port) on a real store: SQLite in
+//! a temporary directory always, PostgreSQL when `KBGAP_TEST_DATABASE_URL` names a server.
+//!
+//! The catalog is compiled from the bundled documents once per test binary; that is slow in
+//! debug builds, so run these with `--release`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use kbgap_core::Device;
+use kbgap_core::catalog::Catalog;
+use kbgap_core::engine::{Options, evaluate};
+use kbgap_core::report::MissingKbEntry;
+use kbgap_inventory::{Format, Inventory};
+use kbgap_server::auth::{AuthConfig, Authenticator, LocalIssuer};
+use kbgap_server::{AppState, FleetService, RateLimitConfig, api_routes, router_with, serve_app};
+use kbgap_store::Store;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+fn catalog() -> Arc<Catalog> {
+    static CATALOG: OnceLock<Arc<Catalog>> = OnceLock::new();
+    CATALOG
+        .get_or_init(|| {
+            let docs: Vec<_> = kbgap_catalog::bundled::read_all()
+                .collect::<Result<_, _>>()
+                .expect("bundled documents read");
+            Arc::new(Catalog::compile(&docs))
+        })
+        .clone()
+}
+
+/// The systeminfo fixtures that parse as machines, in file-name order.
+fn machines() -> Vec<(String, Vec<u8>, Device)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/systeminfo");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            match kbgap_inventory::read(&bytes, "t", Format::Auto) {
+                Ok(Inventory::Device(d)) => Some((
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    bytes,
+                    d,
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    local: Arc<LocalIssuer>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Api {
+    async fn start(store: Arc<dyn Store>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let local = LocalIssuer::load_or_create(dir.path()).unwrap();
+        let config = AuthConfig::local(local);
+        let local = config.local.clone().unwrap();
+        let fleet = FleetService::load(store, catalog()).await.unwrap();
+        let state = AppState::new(
+            Authenticator::new(config).unwrap(),
+            RateLimitConfig::unlimited(),
+        )
+        .with_fleet(Arc::new(fleet));
+        let app = router_with(state, api_routes());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve_app(listener, app, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            local,
+            _dir: dir,
+            shutdown: Some(tx),
+            handle,
+        }
+    }
+
+    fn token(&self, roles: &[&str]) -> String {
+        let roles: Vec<String> = roles.iter().map(|s| (*s).to_owned()).collect();
+        self.local
+            .issue(&roles, "tenant-1", "app-1", Duration::from_secs(600))
+            .unwrap()
+    }
+
+    async fn get_as(&self, path: &str, roles: &[&str]) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(self.token(roles))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, path: &str, roles: &[&str]) -> Value {
+        let resp = self.get_as(path, roles).await;
+        assert_eq!(resp.status().as_u16(), 200, "GET {path}");
+        resp.json().await.unwrap()
+    }
+
+    async fn post(&self, body: Vec<u8>, content_type: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/inventory", self.base))
+            .bearer_auth(self.token(&["Machine.ReadWrite.All"]))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn machine_count(&self) -> u64 {
+        let v = self
+            .json("/api/machines?$count=true", &["Machine.Read.All"])
+            .await;
+        v["@odata.count"].as_u64().unwrap()
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+async fn error_code(resp: reqwest::Response, status: u16) -> (String, String) {
+    assert_eq!(resp.status().as_u16(), status);
+    let v: Value = resp.json().await.unwrap();
+    (
+        v["error"]["code"].as_str().unwrap().to_owned(),
+        v["error"]["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The whole contract story on one store.
+async fn story(store: Arc<dyn Store>) {
+    let cat = catalog();
+    let api = Api::start(store.clone()).await;
+    let fixtures = machines();
+    assert!(
+        fixtures.len() >= 20,
+        "only {} fixtures parse",
+        fixtures.len()
+    );
+    eprintln!("{} systeminfo fixtures parse as machines", fixtures.len());
+
+    // Ingest every systeminfo file as text/plain; the last report of a computer name wins.
+    let mut by_id: BTreeMap<String, (String, Device)> = BTreeMap::new();
+    for (name, bytes, device) in &fixtures {
+        let resp = api.post(bytes.clone(), "text/plain").await;
+        assert_eq!(resp.status().as_u16(), 200, "ingest {name}");
+        let m: Value = resp.json().await.unwrap();
+        let id = m["id"].as_str().unwrap().to_owned();
+        assert_eq!(id.len(), 40);
+        assert!(
+            m["@odata.context"]
+                .as_str()
+                .unwrap()
+                .ends_with("Machines/$entity")
+        );
+        by_id.insert(id, (name.clone(), device.clone()));
+    }
+    let names: BTreeSet<String> = fixtures
+        .iter()
+        .map(|(_, _, d)| d.computer_dns_name.to_ascii_lowercase())
+        .collect();
+    assert_eq!(by_id.len(), names.len());
+    assert_eq!(api.machine_count().await, names.len() as u64);
+
+    // Machine getmissingkbs equals what `kbgap scan` computes for the same device.
+    let kb_roles = &["Software.Read.All"];
+    for (id, (name, device)) in &by_id {
+        let state = cat.machine_state(device).state;
+        let ev = evaluate(&cat, &state, Options::default());
+        let want = MissingKbEntry::all(&cat, &state, &ev, false);
+        let got = api
+            .json(&format!("/api/machines/{id}/getmissingkbs"), kb_roles)
+            .await;
+        let got = got["value"].as_array().unwrap();
+        assert_eq!(got.len(), want.len(), "{name}");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g["id"], w.id.as_str(), "{name}");
+            assert_eq!(g["name"], w.name.as_str(), "{name}");
+            assert_eq!(g["cveAddressed"], w.cve_addressed, "{name}");
+            assert_eq!(g["productsNames"], serde_json::json!(w.products_names));
+            assert!(g["machineMissedOn"].as_i64().unwrap() >= 1);
+        }
+    }
+
+    // Software getmissingkbs, with Defender's casing of the path.
+    let sw = api
+        .json(
+            "/api/Software/microsoft-_-windows_10/getmissingkbs",
+            kb_roles,
+        )
+        .await;
+    let fixes = sw["value"].as_array().unwrap();
+    assert!(!fixes.is_empty());
+    for f in fixes {
+        assert!(f["machineMissedOn"].as_i64().unwrap() >= 1);
+        assert_eq!(f["productsNames"], serde_json::json!(["windows_10"]));
+    }
+
+    // 404s in Defender's form.
+    let (code, msg) = error_code(
+        api.get_as(
+            &format!("/api/machines/{}/getmissingkbs", "0".repeat(40)),
+            kb_roles,
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(code, "ResourceNotFound");
+    assert_eq!(msg, format!("Machine {} was not found", "0".repeat(40)));
+    let (code, _) = error_code(
+        api.get_as(
+            "/api/Software/microsoft-_-no_such_thing/getmissingkbs",
+            kb_roles,
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(code, "ResourceNotFound");
+
+    // 401 without a token, 403 with the wrong role.
+    let resp = api
+        .client
+        .get(format!("{}/api/machines", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(resp, 401).await.0, "Unauthorized");
+    let resp = api.get_as("/api/machines", &["Software.Read.All"]).await;
+    assert_eq!(error_code(resp, 403).await.0, "Forbidden");
+    let resp = api.post(b"x".to_vec(), "text/plain").await;
+    assert_eq!(resp.status().as_u16(), 400);
+    let resp = api
+        .client
+        .post(format!("{}/api/inventory", api.base))
+        .bearer_auth(api.token(&["Machine.Read.All"]))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(resp, 403).await.0, "Forbidden");
+
+    // Re-ingest: same id, no duplicate, lastSeen moves.
+    let count = api.machine_count().await;
+    let (_, bytes, _) = fixtures.last().unwrap();
+    let first: Value = api
+        .post(bytes.clone(), "text/plain")
+        .await
+        .json()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let again: Value = api
+        .post(bytes.clone(), "text/plain")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(first["firstSeen"], again["firstSeen"]);
+    assert!(again["lastSeen"].as_str().unwrap() > first["lastSeen"].as_str().unwrap());
+    assert_eq!(api.machine_count().await, count);
+
+    // A bad report: 400 InvalidInput naming the field, nothing stored.
+    let bad = br#"{"computerDnsName":"BAD-1","osVersion":"banana","installationType":"Client","architecture":"x64","installedKbs":[]}"#;
+    let (code, msg) = error_code(api.post(bad.to_vec(), "application/json").await, 400).await;
+    assert_eq!(code, "InvalidInput");
+    assert!(msg.contains("osVersion"), "{msg}");
+    let ndjson = format!(
+        "{}\n{}\n",
+        r#"{"computerDnsName":"BULK-1","osName":"Microsoft Windows 10 Enterprise","osVersion":"10.0.19045","ubr":3570,"installationType":"Client","architecture":"x64","installedKbs":[]}"#,
+        "{not json"
+    );
+    let (code, _) = error_code(
+        api.post(ndjson.into_bytes(), "application/x-ndjson").await,
+        400,
+    )
+    .await;
+    assert_eq!(code, "InvalidInput");
+    assert_eq!(api.machine_count().await, count);
+
+    // NDJSON bulk: two reports, an OData collection back.
+    let line = |n: &str| {
+        format!(
+            r#"{{"computerDnsName":"{n}","osName":"Microsoft Windows 10 Enterprise","osVersion":"10.0.19045","ubr":3570,"installationType":"Client","architecture":"x64","installedKbs":["KB5034122"]}}"#
+        )
+    };
+    let body = format!("{}\n{}\n", line("BULK-1"), line("BULK-2"));
+    let resp = api.post(body.into_bytes(), "application/x-ndjson").await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let bulk: Value = resp.json().await.unwrap();
+    assert_eq!(bulk["value"].as_array().unwrap().len(), 2);
+    assert_eq!(api.machine_count().await, count + 2);
+
+    // $filter, by name, and paging to the end.
+    let v = api
+        .json(
+            "/api/machines?$filter=computerDnsName eq 'BULK-2'",
+            &["Machine.Read.All"],
+        )
+        .await;
+    assert_eq!(v["value"].as_array().unwrap().len(), 1);
+    let id2 = v["value"][0]["id"].as_str().unwrap().to_owned();
+    let by_name = api
+        .json("/api/machines/bulk-2", &["Machine.Read.All"])
+        .await;
+    assert_eq!(by_name["id"], id2.as_str());
+    let v = api
+        .json(
+            "/api/machines?$filter=startswith(computerDnsName,'BULK')",
+            &["Machine.Read.All"],
+        )
+        .await;
+    assert_eq!(v["value"].as_array().unwrap().len(), 2);
+    let resp = api
+        .get_as("/api/machines?$filter=nope eq", &["Machine.Read.All"])
+        .await;
+    assert_eq!(error_code(resp, 400).await.0, "ODataError");
+    let mut seen = 0;
+    let mut next = Some(format!("{}/api/machines?$top=5", api.base));
+    while let Some(url) = next {
+        let v: Value = api
+            .client
+            .get(&url)
+            .bearer_auth(api.token(&["Machine.Read.All"]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen += v["value"].as_array().unwrap().len() as u64;
+        next = v["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, count + 2);
+
+    // machinesVulnerabilities agrees with getmissingkbs.
+    let mut rows_seen = 0;
+    for id in by_id.keys() {
+        let kbs: BTreeSet<String> = ids(&api
+            .json(&format!("/api/machines/{id}/getmissingkbs"), kb_roles)
+            .await)
+        .into_iter()
+        .collect();
+        let rows = api
+            .json(
+                &format!(
+                    "/api/vulnerabilities/machinesVulnerabilities?$filter=machineId eq '{id}'"
+                ),
+                &["Vulnerability.Read.All"],
+            )
+            .await;
+        for r in rows["value"].as_array().unwrap() {
+            rows_seen += 1;
+            let kb = r["fixingKbId"].as_str().unwrap();
+            assert!(kbs.contains(kb), "{kb} not missing on {id}");
+        }
+    }
+    assert!(rows_seen > 0);
+    eprintln!("{rows_seen} machinesVulnerabilities rows checked");
+
+    // The neighbours answer with their shapes.
+    let id = by_id.keys().next().unwrap();
+    let sw = api
+        .json(&format!("/api/machines/{id}/software"), kb_roles)
+        .await;
+    assert!(!sw["value"].as_array().unwrap().is_empty());
+    api.json(
+        &format!("/api/machines/{id}/vulnerabilities"),
+        &["Vulnerability.Read.All"],
+    )
+    .await;
+    let all = api.json("/api/Software", kb_roles).await;
+    assert!(ids(&all).contains(&"microsoft-_-windows_10".to_owned()));
+    let one = api
+        .json("/api/Software/microsoft-_-windows_10", kb_roles)
+        .await;
+    assert!(one["installedMachines"].as_i64().unwrap() >= 1);
+    let refs = api
+        .json(
+            "/api/Software/microsoft-_-windows_10/machineReferences",
+            kb_roles,
+        )
+        .await;
+    assert_eq!(
+        refs["value"].as_array().unwrap().len() as i64,
+        one["installedMachines"].as_i64().unwrap()
+    );
+    let vulns = api
+        .json(
+            "/api/Software/microsoft-_-windows_10/vulnerabilities",
+            &["Vulnerability.Read.All"],
+        )
+        .await;
+    assert!(!vulns["value"].as_array().unwrap().is_empty());
+    api.stop().await;
+
+    // A restart reloads the same fleet from the store.
+    let api = Api::start(store).await;
+    assert_eq!(api.machine_count().await, count + 2);
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = kbgap_store_sqlite::SqliteStore::open(&dir.path().join("kbgap.db"))
+        .await
+        .unwrap();
+    story(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_on_postgres() {
+    let Ok(base) = std::env::var("KBGAP_TEST_DATABASE_URL") else {
+        eprintln!("KBGAP_TEST_DATABASE_URL is not set: skipping the PostgreSQL contract test");
+        return;
+    };
+    let scratch = kbgap_store_postgres::ScratchDatabase::create(&base)
+        .await
+        .unwrap();
+    let store = kbgap_store_postgres::PgStore::connect(scratch.url())
+        .await
+        .unwrap();
+    story(Arc::new(store)).await;
+    scratch.drop_database().await.unwrap();
+}

@@ -21,17 +21,31 @@ fn device(version: &str, ubr: Option<u32>, product: &str, kbs: &[u32]) -> Device
 /// Realistic states: a few OS versions, each at several patch levels.
 fn realistic_states(cat: &Catalog) -> Vec<MachineState> {
     let oses = [
-        ("10.0.19045", "Windows 10 Version 22H2 for x64-based Systems"),
-        ("10.0.19044", "Windows 10 Version 21H2 for x64-based Systems"),
-        ("10.0.22631", "Windows 11 Version 23H2 for x64-based Systems"),
-        ("10.0.26100", "Windows 11 Version 24H2 for x64-based Systems"),
+        (
+            "10.0.19045",
+            "Windows 10 Version 22H2 for x64-based Systems",
+        ),
+        (
+            "10.0.19044",
+            "Windows 10 Version 21H2 for x64-based Systems",
+        ),
+        (
+            "10.0.22631",
+            "Windows 11 Version 23H2 for x64-based Systems",
+        ),
+        (
+            "10.0.26100",
+            "Windows 11 Version 24H2 for x64-based Systems",
+        ),
         ("10.0.20348", "Windows Server 2022"),
         ("10.0.17763", "Windows Server 2019"),
     ];
     let mut out = Vec::new();
     for (ver, name) in oses {
         let os = cat.products_named(name)[0];
-        let mut revs: Vec<u32> = (0..cat.kbs().len() as u32).filter_map(|k| cat.cumulative_revision(k, os)).collect();
+        let mut revs: Vec<u32> = (0..cat.kbs().len() as u32)
+            .filter_map(|k| cat.cumulative_revision(k, os))
+            .collect();
         revs.sort_unstable();
         for rev in revs.iter().rev().take(12) {
             out.push(cat.machine_state(&device(ver, Some(*rev), name, &[])).state);
@@ -41,20 +55,32 @@ fn realistic_states(cat: &Catalog) -> Vec<MachineState> {
 }
 
 fn benches(c: &mut Criterion) {
-    let docs: Vec<Document> = kbgap_catalog::bundled::read_all().map(|d| d.unwrap()).collect();
+    let docs: Vec<Document> = kbgap_catalog::bundled::read_all()
+        .map(|d| d.unwrap())
+        .collect();
     let mut g = c.benchmark_group("catalog");
     g.sample_size(10);
-    g.bench_function("compile_190_documents", |b| b.iter(|| Catalog::compile(black_box(&docs))));
+    g.bench_function("compile_190_documents", |b| {
+        b.iter(|| Catalog::compile(black_box(&docs)))
+    });
     let cat = Catalog::compile(&docs);
     let snap = cat.to_snapshot();
-    g.bench_function("load_snapshot", |b| b.iter(|| Catalog::from_snapshot(black_box(&snap)).unwrap()));
+    g.bench_function("load_snapshot", |b| {
+        b.iter(|| Catalog::from_snapshot(black_box(&snap)).unwrap())
+    });
     g.finish();
 
     let w10 = "Windows 10 Version 22H2 for x64-based Systems";
     let recent = realistic_states(&cat)[1].clone();
-    let old = cat.machine_state(&device("10.0.19045", Some(2129), w10, &[])).state;
-    c.bench_function("evaluate/one_month_behind", |b| b.iter(|| evaluate(&cat, black_box(&recent), Options::default())));
-    c.bench_function("evaluate/three_years_behind", |b| b.iter(|| evaluate(&cat, black_box(&old), Options::default())));
+    let old = cat
+        .machine_state(&device("10.0.19045", Some(2129), w10, &[]))
+        .state;
+    c.bench_function("evaluate/one_month_behind", |b| {
+        b.iter(|| evaluate(&cat, black_box(&recent), Options::default()))
+    });
+    c.bench_function("evaluate/three_years_behind", |b| {
+        b.iter(|| evaluate(&cat, black_box(&old), Options::default()))
+    });
 
     let states = realistic_states(&cat);
     let mut fleet = Fleet::new();
@@ -69,11 +95,17 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             for _ in 0..1000 {
                 n = n.wrapping_add(7919);
-                fleet.upsert(&cat, &ids[n % ids.len()], states[(n / 3) % states.len()].clone());
+                fleet.upsert(
+                    &cat,
+                    &ids[n % ids.len()],
+                    states[(n / 3) % states.len()].clone(),
+                );
             }
         })
     });
-    g.bench_function("software_query_windows_10", |b| b.iter(|| fleet.software_missing(&cat, black_box("windows_10"))));
+    g.bench_function("software_query_windows_10", |b| {
+        b.iter(|| fleet.software_missing(&cat, black_box("windows_10")))
+    });
     g.finish();
 }
 

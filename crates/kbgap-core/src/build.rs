@@ -37,14 +37,23 @@ pub struct Branch {
 impl Build {
     /// The branch this build is on.
     pub fn branch(self) -> Branch {
-        Branch { major: self.major, minor: self.minor, build: self.build }
+        Branch {
+            major: self.major,
+            minor: self.minor,
+            build: self.build,
+        }
     }
 }
 
 impl Branch {
     /// A build on this branch at the given revision.
     pub fn at(self, revision: u32) -> Build {
-        Build { major: self.major, minor: self.minor, build: self.build, revision }
+        Build {
+            major: self.major,
+            minor: self.minor,
+            build: self.build,
+            revision,
+        }
     }
 }
 
@@ -71,16 +80,29 @@ impl FromStr for Build {
         let minor = next()?;
         let build = next()?;
         let revision = next()?;
-        if it.next().is_some() || major == 0 || major > u32::from(u16::MAX) || minor > u32::from(u16::MAX) {
+        if it.next().is_some()
+            || major == 0
+            || major > u32::from(u16::MAX)
+            || minor > u32::from(u16::MAX)
+        {
             return Err(err());
         }
-        Ok(Build { major: major as u16, minor: minor as u16, build, revision })
+        Ok(Build {
+            major: major as u16,
+            minor: minor as u16,
+            build,
+            revision,
+        })
     }
 }
 
 impl fmt::Display for Build {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}.{}", self.major, self.minor, self.build, self.revision)
+        write!(
+            f,
+            "{}.{}.{}.{}",
+            self.major, self.minor, self.build, self.revision
+        )
     }
 }
 
@@ -105,7 +127,14 @@ mod tests {
 
     #[test]
     fn refuses_malformed_builds() {
-        for bad in ["0.0.26200.4652", "1.26.4-1", "10.0.19045", "10.0.19045.1.2", "", "10.0.x.1"] {
+        for bad in [
+            "0.0.26200.4652",
+            "1.26.4-1",
+            "10.0.19045",
+            "10.0.19045.1.2",
+            "",
+            "10.0.x.1",
+        ] {
             assert!(bad.parse::<Build>().is_err(), "{bad} should not parse");
         }
     }

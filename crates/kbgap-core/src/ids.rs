@@ -20,7 +20,11 @@ pub struct IdError {
 impl IdError {
     fn new(kind: &'static str, value: &str, reason: &'static str) -> Self {
         let value: String = value.chars().take(80).collect();
-        Self { kind, value, reason }
+        Self {
+            kind,
+            value,
+            reason,
+        }
     }
 }
 
@@ -42,7 +46,10 @@ impl KbId {
     }
     /// The Microsoft Update Catalog search page for this KB (Defender's `url` field).
     pub fn catalog_url(self) -> String {
-        format!("https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB{}", self.0)
+        format!(
+            "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB{}",
+            self.0
+        )
     }
 }
 
@@ -57,12 +64,18 @@ impl FromStr for KbId {
             .or_else(|| t.strip_prefix("Kb"))
             .unwrap_or(t);
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(IdError::new("KB number", s, "expected digits, optionally prefixed by KB"));
+            return Err(IdError::new(
+                "KB number",
+                s,
+                "expected digits, optionally prefixed by KB",
+            ));
         }
         if digits.len() > 9 {
             return Err(IdError::new("KB number", s, "too many digits"));
         }
-        let n: u32 = digits.parse().map_err(|_| IdError::new("KB number", s, "out of range"))?;
+        let n: u32 = digits
+            .parse()
+            .map_err(|_| IdError::new("KB number", s, "out of range"))?;
         Self::new(n).ok_or_else(|| IdError::new("KB number", s, "zero is not a KB"))
     }
 }
@@ -114,7 +127,10 @@ impl FromStr for VulnId {
         if t.is_empty() || t.len() > 64 {
             return Err(IdError::new("vulnerability id", s, "empty or too long"));
         }
-        if !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        if !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        {
             return Err(IdError::new("vulnerability id", s, "unexpected character"));
         }
         if let Some(rest) = t.strip_prefix("CVE-") {
@@ -158,7 +174,10 @@ impl FromStr for ProductId {
         if t.is_empty() || t.len() > 64 {
             return Err(IdError::new("MSRC product id", s, "empty or too long"));
         }
-        if !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(IdError::new("MSRC product id", s, "unexpected character"));
         }
         Ok(Self(t.to_owned()))
@@ -195,8 +214,16 @@ impl MachineId {
 impl FromStr for MachineId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() != 40 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return Err(IdError::new("machine id", s, "expected 40 lowercase hexadecimal characters"));
+        if s.len() != 40
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(IdError::new(
+                "machine id",
+                s,
+                "expected 40 lowercase hexadecimal characters",
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -227,7 +254,10 @@ pub struct SoftwareId {
 impl SoftwareId {
     /// Microsoft software with the given Defender-style name.
     pub fn microsoft(name: &str) -> Self {
-        Self { vendor: "microsoft".into(), name: name.into() }
+        Self {
+            vendor: "microsoft".into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -241,7 +271,10 @@ impl FromStr for SoftwareId {
         if vendor.is_empty() || name.is_empty() || name.contains("-_-") {
             return Err(IdError::new("software id", s, "expected vendor-_-product"));
         }
-        Ok(Self { vendor: vendor.into(), name: name.into() })
+        Ok(Self {
+            vendor: vendor.into(),
+            name: name.into(),
+        })
     }
 }
 
@@ -273,8 +306,16 @@ mod tests {
 
     #[test]
     fn machine_ids_are_40_lowercase_hex() {
-        assert!("2339ad14a01bd0299afb93dfa2550136057bff96".parse::<MachineId>().is_ok());
-        assert!("2339AD14A01BD0299AFB93DFA2550136057BFF96".parse::<MachineId>().is_err());
+        assert!(
+            "2339ad14a01bd0299afb93dfa2550136057bff96"
+                .parse::<MachineId>()
+                .is_ok()
+        );
+        assert!(
+            "2339AD14A01BD0299AFB93DFA2550136057BFF96"
+                .parse::<MachineId>()
+                .is_err()
+        );
         assert!("abc".parse::<MachineId>().is_err());
     }
 

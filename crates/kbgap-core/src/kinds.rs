@@ -81,7 +81,9 @@ impl FromStr for Architecture {
             "x64" | "amd64" | "x86_64" | "x86-64" => Ok(Self::X64),
             "arm64" | "aarch64" => Ok(Self::Arm64),
             "ia64" | "itanium" => Ok(Self::Ia64),
-            other => Err(format!("unknown architecture {other:?} (expected x64, x86, arm64 or ia64)")),
+            other => Err(format!(
+                "unknown architecture {other:?} (expected x64, x86, arm64 or ia64)"
+            )),
         }
     }
 }
@@ -123,11 +125,18 @@ impl InstallationType {
 impl FromStr for InstallationType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['_', '-'], " ")
+            .as_str()
+        {
             "client" | "workstation" => Ok(Self::Client),
             "server" => Ok(Self::Server),
             "server core" | "servercore" => Ok(Self::ServerCore),
-            other => Err(format!("unknown installation type {other:?} (expected Client, Server or Server Core)")),
+            other => Err(format!(
+                "unknown installation type {other:?} (expected Client, Server or Server Core)"
+            )),
         }
     }
 }

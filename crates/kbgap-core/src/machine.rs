@@ -56,7 +56,11 @@ pub struct Device {
 impl Device {
     /// The branch the machine's OS is on (`10.0.19045`), when known.
     pub fn branch(&self) -> Option<Branch> {
-        self.os_version.map(|v| Branch { major: v.major, minor: v.minor, build: v.build })
+        self.os_version.map(|v| Branch {
+            major: v.major,
+            minor: v.minor,
+            build: v.build,
+        })
     }
 }
 
@@ -82,14 +86,19 @@ impl std::str::FromStr for OsVersion {
     /// Parses `10.0.19045` (a fourth part, the UBR, is refused: it belongs in `ubr`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.trim().split('.').collect();
-        let bad = || format!("{s:?} is not an OS version (expected major.minor.build, e.g. 10.0.19045)");
+        let bad =
+            || format!("{s:?} is not an OS version (expected major.minor.build, e.g. 10.0.19045)");
         if parts.len() != 3 {
             return Err(bad());
         }
         let major = parts[0].parse().map_err(|_| bad())?;
         let minor = parts[1].parse().map_err(|_| bad())?;
         let build = parts[2].parse().map_err(|_| bad())?;
-        Ok(Self { major, minor, build })
+        Ok(Self {
+            major,
+            minor,
+            build,
+        })
     }
 }
 

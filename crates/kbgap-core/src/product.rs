@@ -35,7 +35,8 @@ pub fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut space = false;
     for c in name.chars() {
-        if matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}') {
+        if matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}')
+        {
             continue;
         }
         if c.is_whitespace() {
@@ -89,7 +90,10 @@ fn windows_build(family: &str, version: Option<&str>) -> Option<u32> {
 }
 
 fn architecture_of(lower: &str) -> Option<Architecture> {
-    if lower.contains("x64-based") || lower.contains("x64 edition") || lower.contains("64-bit edition") {
+    if lower.contains("x64-based")
+        || lower.contains("x64 edition")
+        || lower.contains("64-bit edition")
+    {
         Some(Architecture::X64)
     } else if lower.contains("32-bit") {
         Some(Architecture::X86)
@@ -132,7 +136,14 @@ fn windows_family(os: &str) -> Option<(&'static str, Option<String>)> {
         "windows server, version" => ("windows server", Some(word(rest))),
         "windows 10" | "windows 11" => {
             let v = rest.strip_prefix("version ").map(word);
-            (if *fam == "windows 10" { "windows 10" } else { "windows 11" }, v)
+            (
+                if *fam == "windows 10" {
+                    "windows 10"
+                } else {
+                    "windows 11"
+                },
+                v,
+            )
         }
         f => (f, None),
     };
@@ -148,7 +159,8 @@ pub fn parse_facts(name: &str) -> ProductFacts {
     };
     let os_part = on_os.as_deref().unwrap_or(&subject);
     let win = windows_family(os_part);
-    let hlk = os_part.contains(" hlk") || os_part.contains("hololens") || os_part.contains("mobile");
+    let hlk =
+        os_part.contains(" hlk") || os_part.contains("hololens") || os_part.contains("mobile");
     let (family, version, is_os) = match (&on_os, &win) {
         (None, Some((f, v))) if !hlk => ((*f).to_owned(), v.clone(), true),
         _ => (component_family(&subject), None, false),
@@ -174,7 +186,7 @@ fn component_family(subject: &str) -> String {
         .split(" for ")
         .next()
         .unwrap_or(subject)
-        .trim_end_matches(|c: char| c == ' ' || c == ',')
+        .trim_end_matches([' ', ','])
         .to_owned()
 }
 
@@ -234,43 +246,78 @@ mod tests {
     #[test]
     fn windows_products_have_builds_and_architectures() {
         let f = parse_facts("Windows 10 Version 22H2 for x64-based Systems");
-        assert_eq!((f.build, f.architecture, f.is_os), (Some(19045), Some(Architecture::X64), true));
+        assert_eq!(
+            (f.build, f.architecture, f.is_os),
+            (Some(19045), Some(Architecture::X64), true)
+        );
         let f = parse_facts("Windows 11 version 21H2 for ARM64-based Systems");
-        assert_eq!((f.build, f.architecture), (Some(22000), Some(Architecture::Arm64)));
+        assert_eq!(
+            (f.build, f.architecture),
+            (Some(22000), Some(Architecture::Arm64))
+        );
         let f = parse_facts("Windows Server 2022, 23H2 Edition (Server Core installation)");
         assert_eq!((f.build, f.server_core), (Some(25398), true));
         let f = parse_facts("Windows Server 2022 (Server Core installation)");
         assert_eq!((f.build, f.server_core), (Some(20348), true));
-        assert_eq!(parse_facts("Windows 7 for 32-bit Systems Service Pack 1").build, Some(7601));
+        assert_eq!(
+            parse_facts("Windows 7 for 32-bit Systems Service Pack 1").build,
+            Some(7601)
+        );
         assert_eq!(parse_facts("Windows Server 2012 R2").build, Some(9600));
-        assert_eq!(parse_facts("Windows Server, version 1909 (Server Core installation)").build, Some(18363));
+        assert_eq!(
+            parse_facts("Windows Server, version 1909 (Server Core installation)").build,
+            Some(18363)
+        );
         assert!(!parse_facts("Windows 10 HLK Version 22H2").is_os);
     }
 
     #[test]
     fn components_name_their_os() {
-        let f = parse_facts("Internet Explorer 11 on Windows 10 Version 1909 for x64-based Systems");
+        let f =
+            parse_facts("Internet Explorer 11 on Windows 10 Version 1909 for x64-based Systems");
         assert!(!f.is_os);
-        assert_eq!(f.on_os.as_deref(), Some("windows 10 version 1909 for x64-based systems"));
+        assert_eq!(
+            f.on_os.as_deref(),
+            Some("windows 10 version 1909 for x64-based systems")
+        );
         assert_eq!(f.build, Some(18363));
         assert_eq!(f.family, "internet explorer 11");
     }
 
     #[test]
     fn software_names_follow_defender() {
-        assert_eq!(software_name("Windows 10 Version 1909 for x64-based Systems"), "windows_10");
-        assert_eq!(software_name("Windows Server 2019  (Server Core installation)"), "windows_server_2019");
-        assert_eq!(software_name("Windows Server 2012 R2"), "windows_server_2012_r2");
         assert_eq!(
-            software_name("Microsoft Edge (EdgeHTML-based) on Windows 10 Version 1909 for x64-based Systems"),
+            software_name("Windows 10 Version 1909 for x64-based Systems"),
+            "windows_10"
+        );
+        assert_eq!(
+            software_name("Windows Server 2019  (Server Core installation)"),
+            "windows_server_2019"
+        );
+        assert_eq!(
+            software_name("Windows Server 2012 R2"),
+            "windows_server_2012_r2"
+        );
+        assert_eq!(
+            software_name(
+                "Microsoft Edge (EdgeHTML-based) on Windows 10 Version 1909 for x64-based Systems"
+            ),
             "edge"
         );
-        assert_eq!(software_name("Internet Explorer 11 on Windows 7 for x64-based Systems Service Pack 1"), "internet_explorer");
         assert_eq!(
-            software_name("Microsoft .NET Framework 3.5 AND 4.8.1 on Windows 11 Version 23H2 for x64-based Systems"),
+            software_name("Internet Explorer 11 on Windows 7 for x64-based Systems Service Pack 1"),
+            "internet_explorer"
+        );
+        assert_eq!(
+            software_name(
+                "Microsoft .NET Framework 3.5 AND 4.8.1 on Windows 11 Version 23H2 for x64-based Systems"
+            ),
             ".net_framework"
         );
-        assert_eq!(software_name("Microsoft Office 2019 for 64-bit editions"), "office");
+        assert_eq!(
+            software_name("Microsoft Office 2019 for 64-bit editions"),
+            "office"
+        );
     }
 
     #[test]

@@ -43,8 +43,12 @@ pub struct MissingKbEntry {
 
 /// Distinct CVE ids (advisories excluded) among vulnerability indexes.
 pub fn cve_ids(cat: &Catalog, vulns: &[VulnIx]) -> Vec<String> {
-    let mut ids: Vec<String> =
-        vulns.iter().map(|&v| &cat.vuln(v).id).filter(|id| id.is_cve()).map(ToString::to_string).collect();
+    let mut ids: Vec<String> = vulns
+        .iter()
+        .map(|&v| &cat.vuln(v).id)
+        .filter(|id| id.is_cve())
+        .map(ToString::to_string)
+        .collect();
     ids.sort();
     ids.dedup();
     ids
@@ -52,9 +56,20 @@ pub fn cve_ids(cat: &Catalog, vulns: &[VulnIx]) -> Vec<String> {
 
 /// Software names of products, the machine's OS software first, then the others alphabetically
 /// (Defender lists `windows_10, edge, internet_explorer`).
-pub fn software_names(cat: &Catalog, m: &MachineState, products: &[crate::catalog::ProductIx]) -> Vec<String> {
-    let os: Vec<&str> = m.os_products.iter().map(|&p| cat.product(p).software.as_str()).collect();
-    let mut names: Vec<&str> = products.iter().map(|&p| cat.product(p).software.as_str()).collect();
+pub fn software_names(
+    cat: &Catalog,
+    m: &MachineState,
+    products: &[crate::catalog::ProductIx],
+) -> Vec<String> {
+    let os: Vec<&str> = m
+        .os_products
+        .iter()
+        .map(|&p| cat.product(p).software.as_str())
+        .collect();
+    let mut names: Vec<&str> = products
+        .iter()
+        .map(|&p| cat.product(p).software.as_str())
+        .collect();
     names.sort_by_key(|n| (!os.contains(n), *n));
     names.dedup();
     names.into_iter().map(str::to_owned).collect()
@@ -75,7 +90,11 @@ impl MissingKbEntry {
             cve_addressed: cve_ids(cat, &missing.fixes).len() as i64,
             open_cves_closed: closes.len() as i64,
             reason: missing.reason.to_string(),
-            supersedes_missing: missing.supersedes_missing.iter().map(ToString::to_string).collect(),
+            supersedes_missing: missing
+                .supersedes_missing
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             max_severity: missing.max_severity,
             cves: with_cves.then_some(closes),
         }
@@ -83,7 +102,10 @@ impl MissingKbEntry {
 
     /// Entries for a whole evaluation, in its order.
     pub fn all(cat: &Catalog, m: &MachineState, eval: &Evaluation, with_cves: bool) -> Vec<Self> {
-        eval.missing.iter().map(|mk| Self::new(cat, m, mk, with_cves)).collect()
+        eval.missing
+            .iter()
+            .map(|mk| Self::new(cat, m, mk, with_cves))
+            .collect()
     }
 }
 
@@ -139,12 +161,22 @@ impl KbReport {
         let mut products = Vec::new();
         for kp in &kb.products {
             let p = cat.product(kp.product);
-            let vulns: Vec<VulnIx> = cat.fixes_of(kp.product).iter().filter(|f| f.kb == ix).map(|f| f.vuln).collect();
+            let vulns: Vec<VulnIx> = cat
+                .fixes_of(kp.product)
+                .iter()
+                .filter(|f| f.kb == ix)
+                .map(|f| f.vuln)
+                .collect();
             all.extend(&vulns);
-            by_software.entry(p.software.clone()).or_default().extend(&vulns);
-            let native = kp
-                .native_revision
-                .and_then(|r| kp.fixed_builds.iter().find(|b| Some(b.build) == p.facts.build && b.revision == r));
+            by_software
+                .entry(p.software.clone())
+                .or_default()
+                .extend(&vulns);
+            let native = kp.native_revision.and_then(|r| {
+                kp.fixed_builds
+                    .iter()
+                    .find(|b| Some(b.build) == p.facts.build && b.revision == r)
+            });
             products.push(KbProductReport {
                 id: p.id.to_string(),
                 name: p.name.clone(),
@@ -161,10 +193,17 @@ impl KbReport {
             url: kb.id.catalog_url(),
             documents: kb.documents.clone(),
             cve_addressed: cve_ids(cat, &all).len(),
-            cve_addressed_by_software: by_software.into_iter().map(|(k, v)| (k, cve_ids(cat, &v).len())).collect(),
+            cve_addressed_by_software: by_software
+                .into_iter()
+                .map(|(k, v)| (k, cve_ids(cat, &v).len()))
+                .collect(),
             products,
             supersedes: kb.supersedes.iter().map(ToString::to_string).collect(),
-            superseded_by: cat.superseded_by(kb.id).iter().map(ToString::to_string).collect(),
+            superseded_by: cat
+                .superseded_by(kb.id)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         })
     }
 }

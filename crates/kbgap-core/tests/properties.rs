@@ -11,31 +11,59 @@ use proptest::prelude::*;
 fn catalog() -> &'static Catalog {
     static CAT: OnceLock<Catalog> = OnceLock::new();
     CAT.get_or_init(|| {
-        let docs: Vec<Document> = kbgap_catalog::bundled::read_all().map(|d| d.unwrap()).collect();
+        let docs: Vec<Document> = kbgap_catalog::bundled::read_all()
+            .map(|d| d.unwrap())
+            .collect();
         Catalog::compile(&docs)
     })
 }
 
 /// Real OS products with a known build, and the KBs that fix each.
 const OSES: &[(&str, &str)] = &[
-    ("10.0.19045", "Windows 10 Version 22H2 for x64-based Systems"),
-    ("10.0.19044", "Windows 10 Version 21H2 for x64-based Systems"),
-    ("10.0.17763", "Windows 10 Version 1809 for x64-based Systems"),
-    ("10.0.22631", "Windows 11 Version 23H2 for x64-based Systems"),
-    ("10.0.26100", "Windows 11 Version 24H2 for x64-based Systems"),
+    (
+        "10.0.19045",
+        "Windows 10 Version 22H2 for x64-based Systems",
+    ),
+    (
+        "10.0.19044",
+        "Windows 10 Version 21H2 for x64-based Systems",
+    ),
+    (
+        "10.0.17763",
+        "Windows 10 Version 1809 for x64-based Systems",
+    ),
+    (
+        "10.0.22631",
+        "Windows 11 Version 23H2 for x64-based Systems",
+    ),
+    (
+        "10.0.26100",
+        "Windows 11 Version 24H2 for x64-based Systems",
+    ),
     ("10.0.20348", "Windows Server 2022"),
-    ("10.0.17763", "Windows Server 2019 (Server Core installation)"),
+    (
+        "10.0.17763",
+        "Windows Server 2019 (Server Core installation)",
+    ),
     ("6.1.7601", "Windows 7 for x64-based Systems Service Pack 1"),
     ("6.3.9600", "Windows Server 2012 R2"),
 ];
 
 fn kbs_of(cat: &Catalog, product: &str) -> Vec<KbId> {
     let p = cat.products_named(product);
-    cat.kbs().iter().filter(|k| k.products.iter().any(|kp| p.contains(&kp.product))).map(|k| k.id).collect()
+    cat.kbs()
+        .iter()
+        .filter(|k| k.products.iter().any(|kp| p.contains(&kp.product)))
+        .map(|k| k.id)
+        .collect()
 }
 
 fn state() -> impl Strategy<Value = Device> {
-    (0..OSES.len(), proptest::option::of(0u32..9000), proptest::collection::vec(any::<prop::sample::Index>(), 0..12))
+    (
+        0..OSES.len(),
+        proptest::option::of(0u32..9000),
+        proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+    )
         .prop_map(|(os, ubr, picks)| {
             let (ver, name) = OSES[os];
             let kbs = kbs_of(catalog(), name);

@@ -13,7 +13,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Exit codes: 0 success (for `scan`: nothing missing), 1 `scan` found missing KBs, 2 error.
 #[derive(Debug, Parser)]
-#[command(name = "kbgap", version, propagate_version = true, max_term_width = 110)]
+#[command(
+    name = "kbgap",
+    version,
+    propagate_version = true,
+    max_term_width = 110
+)]
 pub struct Cli {
     /// Folder for the SQLite database and the token signing key.
     /// Default: $XDG_DATA_HOME/kbgap, else ~/.local/share/kbgap (or ./.kbgap when there is no home).
@@ -78,7 +83,11 @@ pub enum CatalogCommand {
     /// Bring the catalog up to date from the MSRC API.
     Sync {
         /// MSRC API base URL.
-        #[arg(long, default_value = "https://api.msrc.microsoft.com", env = "KBGAP_MSRC_URL")]
+        #[arg(
+            long,
+            default_value = "https://api.msrc.microsoft.com",
+            env = "KBGAP_MSRC_URL"
+        )]
         base_url: String,
     },
     /// Documents, products, KBs, CVEs and fixes in the stored catalog.

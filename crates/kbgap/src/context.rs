@@ -41,7 +41,11 @@ impl Context {
     pub fn new(cli: &Cli) -> Result<Self> {
         let data_dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
         let store_url = StoreUrl::parse(cli.db.as_deref().unwrap_or("sqlite:"), &data_dir)?;
-        Ok(Self { data_dir, store_url, quiet: cli.quiet })
+        Ok(Self {
+            data_dir,
+            store_url,
+            quiet: cli.quiet,
+        })
     }
 
     /// Opens the store named by `--db` (migrations run on open).
@@ -69,7 +73,10 @@ impl Context {
             self.import_bundled(store).await?;
             infos = store.catalog_infos().await?;
         }
-        let cache = self.data_dir.join("cache").join(format!("catalog-{}.bin", catalog_key(&infos)));
+        let cache = self
+            .data_dir
+            .join("cache")
+            .join(format!("catalog-{}.bin", catalog_key(&infos)));
         if let Ok(bytes) = std::fs::read(&cache) {
             match Catalog::from_snapshot(&bytes) {
                 Ok(cat) => return Ok(cat),
@@ -81,7 +88,10 @@ impl Context {
         let cat = Catalog::compile(&docs);
         tracing::debug!(documents = docs.len(), elapsed = ?started.elapsed(), "compiled catalog");
         if let Err(e) = write_cache(&cache, &cat.to_snapshot()) {
-            tracing::warn!("could not write the catalog cache {}: {e:#}", cache.display());
+            tracing::warn!(
+                "could not write the catalog cache {}: {e:#}",
+                cache.display()
+            );
         }
         Ok(cat)
     }
@@ -89,7 +99,11 @@ impl Context {
     /// Imports the documents built into the binary, with a progress bar.
     pub async fn import_bundled(&self, store: &dyn Store) -> Result<()> {
         let files = kbgap_catalog::bundled::files();
-        eprintln!("kbgap: no catalog in {} yet; importing the {} bundled MSRC documents", self.store_url.redacted(), files.len());
+        eprintln!(
+            "kbgap: no catalog in {} yet; importing the {} bundled MSRC documents",
+            self.store_url.redacted(),
+            files.len()
+        );
         let bar = output::progress(files.len() as u64, "parsing", self.quiet);
         let docs = parse_parallel(files.len(), |i| {
             let (name, bytes) = files[i];
@@ -98,7 +112,10 @@ impl Context {
             doc
         })?;
         bar.finish_and_clear();
-        store.import_documents(docs).await.context("storing the bundled catalog")?;
+        store
+            .import_documents(docs)
+            .await
+            .context("storing the bundled catalog")?;
         Ok(())
     }
 }
@@ -108,9 +125,12 @@ pub fn parse_parallel<F>(n: usize, parse: F) -> Result<Vec<Document>>
 where
     F: Fn(usize) -> Result<Document, kbgap_catalog::CatalogError> + Sync,
 {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<Document, kbgap_catalog::CatalogError>>> = (0..n).map(|_| None).collect();
+    let mut slots: Vec<Option<Result<Document, kbgap_catalog::CatalogError>>> =
+        (0..n).map(|_| None).collect();
     let results = std::sync::Mutex::new(&mut slots);
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -130,7 +150,10 @@ where
     });
     slots
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| unreachable!("every index is parsed")).map_err(anyhow::Error::from))
+        .map(|r| {
+            r.unwrap_or_else(|| unreachable!("every index is parsed"))
+                .map_err(anyhow::Error::from)
+        })
         .collect()
 }
 

@@ -20,7 +20,10 @@ use crate::context::Context;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.quiet, matches!(cli.command, Command::Serve(_)));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -41,12 +44,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Scan(args) => return commands::scan::run(&ctx, args).await.map(|c| c as u8),
         Command::Serve(args) => commands::serve::run(&ctx, args).await?,
-        Command::Catalog(CatalogCommand::Import { paths }) => commands::catalog::import(&ctx, paths).await?,
-        Command::Catalog(CatalogCommand::Sync { base_url }) => commands::catalog::sync(&ctx, base_url).await?,
-        Command::Catalog(CatalogCommand::Stats { format }) => commands::catalog::stats(&ctx, *format).await?,
+        Command::Catalog(CatalogCommand::Import { paths }) => {
+            commands::catalog::import(&ctx, paths).await?
+        }
+        Command::Catalog(CatalogCommand::Sync { base_url }) => {
+            commands::catalog::sync(&ctx, base_url).await?
+        }
+        Command::Catalog(CatalogCommand::Stats { format }) => {
+            commands::catalog::stats(&ctx, *format).await?
+        }
         Command::Kb(args) => commands::kb::run(&ctx, &args.id, args.format).await?,
         Command::Token(args) => commands::token::run(&ctx, args)?,
-        Command::Machines(MachinesCommand::Import { files }) => commands::machines::import(&ctx, files).await?,
+        Command::Machines(MachinesCommand::Import { files }) => {
+            commands::machines::import(&ctx, files).await?
+        }
     }
     Ok(0)
 }
@@ -61,5 +72,8 @@ fn init_tracing(quiet: bool, server: bool) {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -14,7 +14,10 @@ pub struct Table {
 impl Table {
     /// A table with these column titles.
     pub fn new(header: &[&str]) -> Self {
-        Self { header: header.iter().map(|s| (*s).to_owned()).collect(), rows: Vec::new() }
+        Self {
+            header: header.iter().map(|s| (*s).to_owned()).collect(),
+            rows: Vec::new(),
+        }
     }
     /// Adds a row (cells beyond the header are ignored, missing ones are empty).
     pub fn row(&mut self, cells: Vec<String>) {
@@ -32,11 +35,11 @@ impl Table {
         let mut out = String::new();
         for r in std::iter::once(&self.header).chain(&self.rows) {
             let mut line = String::new();
-            for i in 0..n {
+            for (i, w) in width.iter().enumerate() {
                 let cell = r.get(i).map_or("", String::as_str);
                 line.push_str(cell);
                 if i + 1 < n {
-                    line.extend(std::iter::repeat_n(' ', width[i] - cell.chars().count() + 2));
+                    line.extend(std::iter::repeat_n(' ', w - cell.chars().count() + 2));
                 }
             }
             out.push_str(line.trim_end());
@@ -49,7 +52,10 @@ impl Table {
 /// Two-column "key  value" listing.
 pub fn pairs(items: &[(&str, String)]) -> String {
     let w = items.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    items.iter().map(|(k, v)| format!("{k:<w$}  {v}\n")).collect()
+    items
+        .iter()
+        .map(|(k, v)| format!("{k:<w$}  {v}\n"))
+        .collect()
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal or output is quiet.

@@ -22,6 +22,9 @@ pub struct CompileWarning {
     pub message: String,
 }
 
+/// One raw fix row: (product, vulnerability, KB, severity, CVSS).
+type Row = (ProductIx, VulnIx, KbId, Option<Severity>, Option<f32>);
+
 type ProductLists = FxHashMap<ProductIx, Vec<ProductIx>>;
 
 /// What one KB accumulates while documents are read.
@@ -41,7 +44,7 @@ struct Builder {
     vuln_by_id: FxHashMap<VulnId, VulnIx>,
     kbs: BTreeMap<KbId, KbAcc>,
     /// (product, vuln, kb, severity, cvss)
-    rows: Vec<(ProductIx, VulnIx, KbId, Option<Severity>, Option<f32>)>,
+    rows: Vec<Row>,
     /// Per product, the KBs MSRC calls a "Monthly Rollup" for it.
     rollups: BTreeMap<ProductIx, BTreeSet<KbId>>,
     warnings: Vec<super::CompileWarning>,
@@ -95,7 +98,10 @@ impl Builder {
             return ix;
         }
         let ix = self.vulns.len() as VulnIx;
-        self.vulns.push(Vuln { id: id.clone(), title: title.to_owned() });
+        self.vulns.push(Vuln {
+            id: id.clone(),
+            title: title.to_owned(),
+        });
         self.vuln_by_id.insert(id.clone(), ix);
         ix
     }
@@ -106,19 +112,24 @@ impl Builder {
                 continue;
             }
             let vix = self.vuln_ix(&v.id, &v.title);
-            let sev: FxHashMap<&ProductId, Severity> = v.severities.iter().map(|(p, s)| (p, *s)).collect();
+            let sev: FxHashMap<&ProductId, Severity> =
+                v.severities.iter().map(|(p, s)| (p, *s)).collect();
             let cvss: FxHashMap<&ProductId, f32> = v.scores.iter().map(|(p, s)| (p, *s)).collect();
             for fix in &v.fixes {
                 let acc = self.kbs.entry(fix.kb).or_default();
                 acc.docs.entry(doc.info.id.clone()).or_default().insert(vix);
-                acc.supersedes.extend(fix.supersedes.iter().copied().filter(|k| *k != fix.kb));
+                acc.supersedes
+                    .extend(fix.supersedes.iter().copied().filter(|k| *k != fix.kb));
                 let build = fix.fixed_build.as_deref().and_then(|raw| {
                     raw.parse::<Build>().map_err(|e| (raw, e)).map_or_else(
                         |(raw, _)| {
                             if raw.starts_with("0.") || raw.matches('.').count() == 3 {
                                 self.warnings.push(super::CompileWarning {
                                     document: doc.info.id.clone(),
-                                    message: format!("KB{}: invalid FixedBuild {raw:?} ignored", fix.kb),
+                                    message: format!(
+                                        "KB{}: invalid FixedBuild {raw:?} ignored",
+                                        fix.kb
+                                    ),
                                 });
                             }
                             None
@@ -134,7 +145,11 @@ impl Builder {
                         });
                         continue;
                     };
-                    if fix.sub_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("monthly rollup")) {
+                    if fix
+                        .sub_type
+                        .as_deref()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("monthly rollup"))
+                    {
                         self.rollups.entry(pix).or_default().insert(fix.kb);
                     }
                     let acc = self.kbs.get_mut(&fix.kb).expect("inserted above");
@@ -142,33 +157,58 @@ impl Builder {
                     if let Some(b) = build {
                         builds.insert(b);
                     }
-                    self.rows.push((pix, vix, fix.kb, sev.get(pid).copied(), cvss.get(pid).copied()));
+                    self.rows.push((
+                        pix,
+                        vix,
+                        fix.kb,
+                        sev.get(pid).copied(),
+                        cvss.get(pid).copied(),
+                    ));
                 }
             }
         }
     }
 
-    fn finish(mut self, documents: Vec<crate::document::DocumentInfo>, _docs: &[Document]) -> Catalog {
+    fn finish(
+        mut self,
+        documents: Vec<crate::document::DocumentInfo>,
+        _docs: &[Document],
+    ) -> Catalog {
         self.index_products();
         let titles: FxHashMap<&str, (&str, &str)> = documents
             .iter()
-            .map(|d| (d.id.as_str(), (d.title.as_str(), d.initial_release.as_str())))
+            .map(|d| {
+                (
+                    d.id.as_str(),
+                    (d.title.as_str(), d.initial_release.as_str()),
+                )
+            })
             .collect();
         let mut kbs = Vec::with_capacity(self.kbs.len());
         let mut kb_by_id = FxHashMap::default();
         let mut edges = Vec::new();
         for (id, acc) in &self.kbs {
             let released_in = releasing_document(&acc.docs, &titles);
-            let (title, date) = titles.get(released_in.as_str()).copied().unwrap_or(("", ""));
+            let (title, date) = titles
+                .get(released_in.as_str())
+                .copied()
+                .unwrap_or(("", ""));
             edges.extend(acc.supersedes.iter().map(|old| (*id, *old)));
             let products = acc
                 .builds
                 .iter()
                 .map(|(&pix, builds)| {
                     let own = self.products[pix as usize].facts.build;
-                    let native_revision =
-                        builds.iter().filter(|b| Some(b.build) == own).map(|b| b.revision).max();
-                    KbProduct { product: pix, fixed_builds: builds.iter().copied().collect(), native_revision }
+                    let native_revision = builds
+                        .iter()
+                        .filter(|b| Some(b.build) == own)
+                        .map(|b| b.revision)
+                        .max();
+                    KbProduct {
+                        product: pix,
+                        fixed_builds: builds.iter().copied().collect(),
+                        native_revision,
+                    }
                 })
                 .collect();
             kb_by_id.insert(*id, kbs.len() as KbIx);
@@ -219,12 +259,24 @@ impl Builder {
         let mut table: Vec<Vec<Fix>> = vec![Vec::new(); self.products.len()];
         for &(pix, vuln, kb, severity, cvss) in &self.rows {
             let kix = kb_by_id[&kb];
-            let kp = kbs[kix as usize].products.binary_search_by_key(&pix, |kp| kp.product).ok();
+            let kp = kbs[kix as usize]
+                .products
+                .binary_search_by_key(&pix, |kp| kp.product)
+                .ok();
             let kp = kp.map(|i| &kbs[kix as usize].products[i]);
-            let native_revision = kp.and_then(|kp| kp.native_revision).and_then(NonZeroU32::new);
+            let native_revision = kp
+                .and_then(|kp| kp.native_revision)
+                .and_then(NonZeroU32::new);
             let other_branch = self.products[pix as usize].facts.build.is_some()
                 && kp.is_some_and(|kp| kp.native_revision.is_none() && !kp.fixed_builds.is_empty());
-            table[pix as usize].push(Fix { vuln, kb: kix, severity, cvss, native_revision, other_branch });
+            table[pix as usize].push(Fix {
+                vuln,
+                kb: kix,
+                severity,
+                cvss,
+                native_revision,
+                other_branch,
+            });
         }
         for fixes in &mut table {
             fixes.sort_by_key(|f| (f.vuln, f.kb));
@@ -245,18 +297,30 @@ impl Builder {
     }
 
     /// Name index, components shipped inside each OS, and every product hosted on each OS.
-    fn name_indexes(&mut self) -> (FxHashMap<String, Vec<ProductIx>>, ProductLists, ProductLists) {
+    fn name_indexes(
+        &mut self,
+    ) -> (
+        FxHashMap<String, Vec<ProductIx>>,
+        ProductLists,
+        ProductLists,
+    ) {
         let mut by_name: FxHashMap<String, Vec<ProductIx>> = FxHashMap::default();
         for (ix, p) in self.products.iter().enumerate() {
-            by_name.entry(p.normalized.clone()).or_default().push(ix as ProductIx);
+            by_name
+                .entry(p.normalized.clone())
+                .or_default()
+                .push(ix as ProductIx);
         }
         let mut components = ProductLists::default();
         let mut hosted = ProductLists::default();
         for ix in 0..self.products.len() {
-            let Some(os) = self.products[ix].facts.on_os.clone() else { continue };
+            let Some(os) = self.products[ix].facts.on_os.clone() else {
+                continue;
+            };
             let os_ixs = by_name.get(&os).cloned().unwrap_or_default();
             let fam = &self.products[ix].facts.family;
-            let ships_inside = fam == "internet explorer 11" || fam.starts_with("microsoft edge (edgehtml");
+            let ships_inside =
+                fam == "internet explorer 11" || fam.starts_with("microsoft edge (edgehtml");
             for &o in &os_ixs {
                 hosted.entry(o).or_default().push(ix as ProductIx);
                 if ships_inside {
@@ -271,12 +335,18 @@ impl Builder {
 
 /// The document that released a KB: the one listing it for the most vulnerabilities (a KB is
 /// listed again in older documents when old CVEs are revised); ties go to the earliest.
-fn releasing_document(docs: &BTreeMap<String, FxHashSet<VulnIx>>, dates: &FxHashMap<&str, (&str, &str)>) -> String {
+fn releasing_document(
+    docs: &BTreeMap<String, FxHashSet<VulnIx>>,
+    dates: &FxHashMap<&str, (&str, &str)>,
+) -> String {
     docs.iter()
         .max_by(|(a_id, a), (b_id, b)| {
             let da = dates.get(a_id.as_str()).map_or("", |d| d.1);
             let db = dates.get(b_id.as_str()).map_or("", |d| d.1);
-            a.len().cmp(&b.len()).then_with(|| db.cmp(da)).then_with(|| b_id.cmp(a_id))
+            a.len()
+                .cmp(&b.len())
+                .then_with(|| db.cmp(da))
+                .then_with(|| b_id.cmp(a_id))
         })
         .map(|(id, _)| id.clone())
         .unwrap_or_default()
@@ -299,7 +369,10 @@ fn cumulative_updates(
     let mut has_native: FxHashSet<KbIx> = FxHashSet::default();
     for (kix, kb) in kbs.iter().enumerate() {
         for kp in &kb.products {
-            if let (true, Some(rev)) = (products[kp.product as usize].facts.is_os, kp.native_revision) {
+            if let (true, Some(rev)) = (
+                products[kp.product as usize].facts.is_os,
+                kp.native_revision,
+            ) {
                 native.insert((kix as KbIx, kp.product), rev);
                 has_native.insert(kix as KbIx);
             }
@@ -321,11 +394,16 @@ fn cumulative_updates(
 
 /// The fix rows that apply on each product's own branch.
 pub(super) fn applicable(fixes_by_product: &[Vec<Fix>]) -> Vec<Vec<Fix>> {
-    fixes_by_product.iter().map(|fixes| fixes.iter().filter(|f| !f.other_branch).copied().collect()).collect()
+    fixes_by_product
+        .iter()
+        .map(|fixes| fixes.iter().filter(|f| !f.other_branch).copied().collect())
+        .collect()
 }
 
 /// Cumulative updates per OS product, sorted by revision.
-pub(super) fn by_product(cumulative: &FxHashMap<(KbIx, ProductIx), u32>) -> FxHashMap<ProductIx, Vec<(u32, KbIx)>> {
+pub(super) fn by_product(
+    cumulative: &FxHashMap<(KbIx, ProductIx), u32>,
+) -> FxHashMap<ProductIx, Vec<(u32, KbIx)>> {
     let mut out: FxHashMap<ProductIx, Vec<(u32, KbIx)>> = FxHashMap::default();
     for (&(kb, p), &rev) in cumulative {
         out.entry(p).or_default().push((rev, kb));
@@ -346,10 +424,17 @@ fn rollup_chains(
 ) -> Vec<(KbId, KbId)> {
     let mut edges = Vec::new();
     for ids in rollups.values() {
-        let mut dated: Vec<(&str, KbId)> =
-            ids.iter().map(|id| (kbs[kb_by_id[id] as usize].release_date.as_str(), *id)).collect();
+        let mut dated: Vec<(&str, KbId)> = ids
+            .iter()
+            .map(|id| (kbs[kb_by_id[id] as usize].release_date.as_str(), *id))
+            .collect();
         dated.sort_unstable();
-        edges.extend(dated.windows(2).filter(|w| w[0].0 < w[1].0).map(|w| (w[1].1, w[0].1)));
+        edges.extend(
+            dated
+                .windows(2)
+                .filter(|w| w[0].0 < w[1].0)
+                .map(|w| (w[1].1, w[0].1)),
+        );
     }
     edges
 }

@@ -232,8 +232,15 @@ impl Catalog {
     }
     /// The cumulative updates of an OS product at or below a revision: what a machine at that
     /// revision has installed, whatever its KB list says.
-    pub fn cumulative_up_to(&self, os: ProductIx, revision: u32) -> impl Iterator<Item = KbIx> + '_ {
-        let list = self.cumulative_by_product.get(&os).map_or(&[][..], Vec::as_slice);
+    pub fn cumulative_up_to(
+        &self,
+        os: ProductIx,
+        revision: u32,
+    ) -> impl Iterator<Item = KbIx> + '_ {
+        let list = self
+            .cumulative_by_product
+            .get(&os)
+            .map_or(&[][..], Vec::as_slice);
         let end = list.partition_point(|&(r, _)| r <= revision);
         list[..end].iter().map(|&(_, k)| k)
     }

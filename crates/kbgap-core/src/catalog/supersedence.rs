@@ -27,7 +27,11 @@ impl Graph {
             g.supersedes.entry(newer).or_default().push(older);
             g.superseded_by.entry(older).or_default().push(newer);
         }
-        for v in g.supersedes.values_mut().chain(g.superseded_by.values_mut()) {
+        for v in g
+            .supersedes
+            .values_mut()
+            .chain(g.superseded_by.values_mut())
+        {
             v.sort_unstable();
             v.dedup();
         }
@@ -98,8 +102,15 @@ mod tests {
         let g = Graph::from_edges([(kb(3), kb(2)), (kb(2), kb(1)), (kb(9), kb(1))]);
         assert_eq!(g.superseded_by_closure(kb(1)), vec![kb(2), kb(3), kb(9)]);
         assert_eq!(g.supersedes_closure(kb(3)), vec![kb(1), kb(2)]);
-        assert!(g.supersedes_closure(kb(1)).is_empty(), "older KBs reach nothing newer");
-        assert_eq!(g.superseded_by_closure(kb(2)), vec![kb(3)], "9 supersedes 1 but not 2");
+        assert!(
+            g.supersedes_closure(kb(1)).is_empty(),
+            "older KBs reach nothing newer"
+        );
+        assert_eq!(
+            g.superseded_by_closure(kb(2)),
+            vec![kb(3)],
+            "9 supersedes 1 but not 2"
+        );
     }
 
     #[test]

@@ -49,7 +49,10 @@ impl Installed {
 
     /// The revision `kb` brings the machine to, when it is a cumulative update of its OS.
     pub(crate) fn cumulative(&self, cat: &Catalog, kb: KbIx) -> Option<u32> {
-        self.os.iter().filter_map(|&p| cat.cumulative_revision(kb, p)).max()
+        self.os
+            .iter()
+            .filter_map(|&p| cat.cumulative_revision(kb, p))
+            .max()
     }
 
     /// Whether a fix row is satisfied on a product whose own build is `product_build`.
@@ -59,7 +62,9 @@ impl Installed {
             return true;
         }
         match (self.effective_ubr, fix.native_revision) {
-            (Some(ubr), Some(rev)) => self.build.is_some() && product_build == self.build && ubr >= rev.get(),
+            (Some(ubr), Some(rev)) => {
+                self.build.is_some() && product_build == self.build && ubr >= rev.get()
+            }
             _ => false,
         }
     }
@@ -76,26 +81,50 @@ pub(crate) struct Scan {
 /// Evaluates one machine: its missing KBs (the frontier unless `opts.all`), with their CVEs.
 pub fn evaluate(cat: &Catalog, m: &MachineState, opts: Options) -> Evaluation {
     let scan = scan(cat, m);
-    let mut open: Vec<VulnIx> =
-        scan.pairs.iter().map(|p| cat.applicable_fixes(p.product)[p.start as usize].vuln).collect();
+    let mut open: Vec<VulnIx> = scan
+        .pairs
+        .iter()
+        .map(|p| cat.applicable_fixes(p.product)[p.start as usize].vuln)
+        .collect();
     open.sort_unstable();
     open.dedup();
-    let chosen = if opts.all { frontier::everything(cat, m, &scan) } else { frontier::frontier(cat, m, &scan) };
-    let mut missing: Vec<MissingKb> =
-        chosen.into_iter().map(|(kb, closes, replaced)| describe(cat, m, &scan, kb, closes, replaced)).collect();
+    let chosen = if opts.all {
+        frontier::everything(cat, m, &scan)
+    } else {
+        frontier::frontier(cat, m, &scan)
+    };
+    let mut missing: Vec<MissingKb> = chosen
+        .into_iter()
+        .map(|(kb, closes, replaced)| describe(cat, m, &scan, kb, closes, replaced))
+        .collect();
     missing.sort_by(|a, b| {
         let (ka, kb) = (cat.kb(a.kb), cat.kb(b.kb));
-        kb.release_date.cmp(&ka.release_date).then(ka.id.cmp(&kb.id))
+        kb.release_date
+            .cmp(&ka.release_date)
+            .then(ka.id.cmp(&kb.id))
     });
-    Evaluation { effective_ubr: scan.installed.effective_ubr, missing, open }
+    Evaluation {
+        effective_ubr: scan.installed.effective_ubr,
+        missing,
+        open,
+    }
 }
 
 /// The machine's installed state: presence closure and effective UBR.
 pub(crate) fn installed_state(cat: &Catalog, m: &MachineState) -> Installed {
     let build = m.branch.map(|b| b.build);
-    let os: Vec<ProductIx> =
-        m.os_products.iter().copied().filter(|&p| build.is_some() && cat.product(p).facts.build == build).collect();
-    let mut installed = Installed { present: Bits::new(cat.kbs().len()), effective_ubr: m.ubr, build, os };
+    let os: Vec<ProductIx> = m
+        .os_products
+        .iter()
+        .copied()
+        .filter(|&p| build.is_some() && cat.product(p).facts.build == build)
+        .collect();
+    let mut installed = Installed {
+        present: Bits::new(cat.kbs().len()),
+        effective_ubr: m.ubr,
+        build,
+        os,
+    };
     let mut down = FxHashSet::default();
     for &k in &m.installed {
         cat.graph().extend_down(k, &mut down);
@@ -129,7 +158,11 @@ pub(crate) fn scan(cat: &Catalog, m: &MachineState) -> Scan {
             }
             if !satisfied {
                 let pair = pairs.len() as u32;
-                pairs.push(Pair { product: p, start: i as u32, end: j as u32 });
+                pairs.push(Pair {
+                    product: p,
+                    start: i as u32,
+                    end: j as u32,
+                });
                 for f in &fixes[i..j] {
                     let s = *slot.entry(f.kb).or_insert_with(|| {
                         missing.push((f.kb, Vec::new()));
@@ -143,11 +176,22 @@ pub(crate) fn scan(cat: &Catalog, m: &MachineState) -> Scan {
             i = j;
         }
     }
-    Scan { installed, pairs, missing }
+    Scan {
+        installed,
+        pairs,
+        missing,
+    }
 }
 
 /// Fills in what the API reports for one missing KB.
-fn describe(cat: &Catalog, m: &MachineState, scan: &Scan, kb: KbIx, closes: Vec<VulnIx>, replaced: Vec<KbId>) -> MissingKb {
+fn describe(
+    cat: &Catalog,
+    m: &MachineState,
+    scan: &Scan,
+    kb: KbIx,
+    closes: Vec<VulnIx>,
+    replaced: Vec<KbId>,
+) -> MissingKb {
     let entry = cat.kb(kb);
     let mut products = Vec::new();
     let mut fixes = Vec::new();
@@ -163,7 +207,11 @@ fn describe(cat: &Catalog, m: &MachineState, scan: &Scan, kb: KbIx, closes: Vec<
         if pbuild.is_some() && pbuild == scan.installed.build {
             fixed_rev = fixed_rev.max(kp.native_revision);
         }
-        for f in cat.applicable_fixes(kp.product).iter().filter(|f| f.kb == kb) {
+        for f in cat
+            .applicable_fixes(kp.product)
+            .iter()
+            .filter(|f| f.kb == kb)
+        {
             fixes.push(f.vuln);
             max_severity = max_severity.max(f.severity);
             if closes.binary_search(&f.vuln).is_ok() {
@@ -174,9 +222,10 @@ fn describe(cat: &Catalog, m: &MachineState, scan: &Scan, kb: KbIx, closes: Vec<
     fixes.sort_unstable();
     fixes.dedup();
     let reason = match (m.branch, scan.installed.effective_ubr, fixed_rev) {
-        (Some(branch), Some(ubr), Some(rev)) if ubr < rev => {
-            Reason::BelowFixedBuild { machine: branch.at(ubr), fixed: branch.at(rev) }
-        }
+        (Some(branch), Some(ubr), Some(rev)) if ubr < rev => Reason::BelowFixedBuild {
+            machine: branch.at(ubr),
+            fixed: branch.at(rev),
+        },
         _ => Reason::NotInstalled,
     };
     let os_build = products

@@ -15,6 +15,9 @@ use super::{Evaluation, MachineState, Options, evaluate};
 use crate::catalog::{Catalog, KbIx, ProductIx, VulnIx};
 use crate::ids::KbId;
 
+/// Per KB while a software query adds up: machines, CVEs fixed, machines per OS build.
+type KbTally = (u64, FxHashSet<VulnIx>, FxHashMap<Option<u32>, u64>);
+
 /// Index of a group.
 type GroupIx = u32;
 
@@ -85,7 +88,11 @@ impl Fleet {
                 let evaluation = Arc::new(evaluate(cat, &state, Options::default()));
                 let g = self.groups.len() as GroupIx;
                 self.by_state.insert(state.clone(), g);
-                self.groups.push(Group { state, count: 0, evaluation });
+                self.groups.push(Group {
+                    state,
+                    count: 0,
+                    evaluation,
+                });
                 g
             }
         };
@@ -116,7 +123,9 @@ impl Fleet {
 
     /// The group a machine is in.
     pub fn group_of(&self, machine: &str) -> Option<&Group> {
-        self.machine_group.get(machine).map(|&g| &self.groups[g as usize])
+        self.machine_group
+            .get(machine)
+            .map(|&g| &self.groups[g as usize])
     }
 
     /// How many machines miss a KB (on their frontier).
@@ -128,7 +137,13 @@ impl Fleet {
     pub fn machines_with_software(&self, cat: &Catalog, software: &str) -> u64 {
         self.groups
             .iter()
-            .filter(|g| g.count > 0 && g.state.products.iter().any(|&p| cat.product(p).software == software))
+            .filter(|g| {
+                g.count > 0
+                    && g.state
+                        .products
+                        .iter()
+                        .any(|&p| cat.product(p).software == software)
+            })
             .map(|g| g.count)
             .sum()
     }
@@ -144,9 +159,11 @@ impl Fleet {
             }
         }
         let cache = self.projections.entry(software.to_owned()).or_default();
-        let mut per_kb: FxHashMap<KbIx, (u64, FxHashSet<VulnIx>, FxHashMap<Option<u32>, u64>)> = FxHashMap::default();
+        let mut per_kb: FxHashMap<KbIx, KbTally> = FxHashMap::default();
         for (state, count) in projected {
-            let ev = cache.entry(state).or_insert_with_key(|s| Arc::new(evaluate(cat, s, Options::default())));
+            let ev = cache
+                .entry(state)
+                .or_insert_with_key(|s| Arc::new(evaluate(cat, s, Options::default())));
             for m in &ev.missing {
                 let e = per_kb.entry(m.kb).or_default();
                 e.0 += count;
@@ -159,13 +176,23 @@ impl Fleet {
             .map(|(kb, (n, fixes, builds))| {
                 let mut fixes: Vec<VulnIx> = fixes.into_iter().collect();
                 fixes.sort_unstable();
-                let os_build = builds.into_iter().max_by_key(|(b, c)| (*c, std::cmp::Reverse(*b))).and_then(|(b, _)| b);
-                FleetKb { kb, machine_missed_on: n, fixes, os_build }
+                let os_build = builds
+                    .into_iter()
+                    .max_by_key(|(b, c)| (*c, std::cmp::Reverse(*b)))
+                    .and_then(|(b, _)| b);
+                FleetKb {
+                    kb,
+                    machine_missed_on: n,
+                    fixes,
+                    os_build,
+                }
             })
             .collect();
         out.sort_by(|a, b| {
             let (ka, kb) = (cat.kb(a.kb), cat.kb(b.kb));
-            kb.release_date.cmp(&ka.release_date).then(ka.id.cmp(&kb.id))
+            kb.release_date
+                .cmp(&ka.release_date)
+                .then(ka.id.cmp(&kb.id))
         });
         out
     }
@@ -176,7 +203,11 @@ impl Fleet {
             .or_insert_with(|| {
                 let mut bits = Bits::new(cat.kbs().len());
                 for (ix, kb) in cat.kbs().iter().enumerate() {
-                    if kb.products.iter().any(|kp| cat.product(kp.product).software == software) {
+                    if kb
+                        .products
+                        .iter()
+                        .any(|kp| cat.product(kp.product).software == software)
+                    {
                         bits.set(ix as KbIx);
                     }
                 }
@@ -201,8 +232,19 @@ impl Fleet {
 
 /// A state reduced to one software: its products of that software, the branch, the effective
 /// UBR, and the software's KBs satisfied by presence. Machines without the software give `None`.
-fn project(cat: &Catalog, s: &MachineState, effective_ubr: Option<u32>, software: &str, kbs: &Bits) -> Option<MachineState> {
-    let products: Vec<ProductIx> = s.products.iter().copied().filter(|&p| cat.product(p).software == software).collect();
+fn project(
+    cat: &Catalog,
+    s: &MachineState,
+    effective_ubr: Option<u32>,
+    software: &str,
+    kbs: &Bits,
+) -> Option<MachineState> {
+    let products: Vec<ProductIx> = s
+        .products
+        .iter()
+        .copied()
+        .filter(|&p| cat.product(p).software == software)
+        .collect();
     if products.is_empty() {
         return None;
     }
@@ -210,9 +252,22 @@ fn project(cat: &Catalog, s: &MachineState, effective_ubr: Option<u32>, software
     for &k in &s.installed {
         cat.graph().extend_down(k, &mut down);
     }
-    let mut installed: Vec<KbId> =
-        down.into_iter().filter(|id| cat.kb_ix(*id).is_some_and(|ix| kbs.get(ix))).collect();
+    let mut installed: Vec<KbId> = down
+        .into_iter()
+        .filter(|id| cat.kb_ix(*id).is_some_and(|ix| kbs.get(ix)))
+        .collect();
     installed.sort_unstable();
-    let os_products = s.os_products.iter().copied().filter(|p| products.contains(p)).collect();
-    Some(MachineState { branch: s.branch, ubr: effective_ubr, products, os_products, installed })
+    let os_products = s
+        .os_products
+        .iter()
+        .copied()
+        .filter(|p| products.contains(p))
+        .collect();
+    Some(MachineState {
+        branch: s.branch,
+        ubr: effective_ubr,
+        products,
+        os_products,
+        installed,
+    })
 }

@@ -47,7 +47,12 @@ pub(crate) fn frontier(cat: &Catalog, _m: &MachineState, scan: &Scan) -> Vec<Cho
             }
         }
     }
-    installs.iter().zip(keep).filter(|(_, k)| *k).map(|(i, _)| chosen(cat, scan, i)).collect()
+    installs
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(i, _)| chosen(cat, scan, i))
+        .collect()
 }
 
 /// Drops missing KBs that another missing KB supersedes (directly or transitively), and
@@ -58,13 +63,16 @@ fn prune_superseded(cat: &Catalog, scan: &Scan) -> Vec<KbIx> {
     for &k in &missing {
         is_missing.set(k);
     }
-    let newest_cu = missing.iter().filter_map(|&k| scan.installed.cumulative(cat, k)).max();
+    let newest_cu = missing
+        .iter()
+        .filter_map(|&k| scan.installed.cumulative(cat, k))
+        .max();
     let mut dominated = Bits::new(cat.kbs().len());
     for &k in &missing {
-        if let Some(top) = newest_cu {
-            if scan.installed.cumulative(cat, k).is_some_and(|r| r < top) {
-                dominated.set(k);
-            }
+        if let Some(top) = newest_cu
+            && scan.installed.cumulative(cat, k).is_some_and(|r| r < top)
+        {
+            dominated.set(k);
         }
         let mut down = FxHashSet::default();
         cat.graph().extend_down(cat.kb(k).id, &mut down);
@@ -90,7 +98,10 @@ fn simulate(cat: &Catalog, scan: &Scan, kb: KbIx) -> Install {
     cat.graph().extend_down(cat.kb(kb).id, &mut ids);
     let mut ubr = scan.installed.effective_ubr;
     for &id in &ids {
-        if let Some(rev) = cat.kb_ix(id).and_then(|ix| scan.installed.cumulative(cat, ix)) {
+        if let Some(rev) = cat
+            .kb_ix(id)
+            .and_then(|ix| scan.installed.cumulative(cat, ix))
+        {
             ubr = Some(ubr.map_or(rev, |u| u.max(rev)));
         }
     }

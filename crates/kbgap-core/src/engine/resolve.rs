@@ -28,7 +28,9 @@ impl Catalog {
         for name in &device.products {
             let found = self.products_named(name);
             if found.is_empty() {
-                warnings.push(format!("product {name:?} is not in the catalog; nothing is known to fix it"));
+                warnings.push(format!(
+                    "product {name:?} is not in the catalog; nothing is known to fix it"
+                ));
             }
             for &p in found {
                 if self.product(p).facts.is_os {
@@ -42,7 +44,12 @@ impl Catalog {
         os_products.dedup();
         let dotnet = dotnet_versions(&device.software);
         for &os in &os_products {
-            products.extend(self.hosted_on(os).iter().copied().filter(|&p| self.dotnet_applies(p, &dotnet)));
+            products.extend(
+                self.hosted_on(os)
+                    .iter()
+                    .copied()
+                    .filter(|&p| self.dotnet_applies(p, &dotnet)),
+            );
         }
         for sw in &device.software {
             products.extend_from_slice(self.products_named(&sw.name));
@@ -51,17 +58,30 @@ impl Catalog {
         products.dedup();
         let mut installed: Vec<_> = device.installed_kbs.iter().copied().collect();
         installed.dedup();
-        let state = MachineState { branch: device.branch(), ubr: device.ubr, products, os_products, installed };
+        let state = MachineState {
+            branch: device.branch(),
+            ubr: device.ubr,
+            products,
+            os_products,
+            installed,
+        };
         Resolution { state, warnings }
     }
 
     fn dotnet_applies(&self, product: ProductIx, installed: &[String]) -> bool {
         let p = &self.product(product);
-        let Some(rest) = p.normalized.strip_prefix("microsoft .net framework ") else { return false };
+        let Some(rest) = p.normalized.strip_prefix("microsoft .net framework ") else {
+            return false;
+        };
         let subject = rest.split(" on ").next().unwrap_or(rest);
-        let tokens: Vec<&str> = subject.split([' ', '/']).filter(|t| is_version(t)).collect();
+        let tokens: Vec<&str> = subject
+            .split([' ', '/'])
+            .filter(|t| is_version(t))
+            .collect();
         let has4 = tokens.iter().any(|t| t.starts_with("4."));
-        tokens.iter().any(|t| (!has4 || t.starts_with("4.")) && installed.iter().any(|v| v == t))
+        tokens
+            .iter()
+            .any(|t| (!has4 || t.starts_with("4.")) && installed.iter().any(|v| v == t))
     }
 }
 
@@ -75,8 +95,13 @@ fn dotnet_versions(software: &[InstalledSoftware]) -> Vec<String> {
     let mut out = Vec::new();
     for s in software {
         let n = normalize_name(&s.name);
-        let Some(rest) = n.strip_prefix("microsoft .net framework ") else { continue };
-        if ["pack", "sdk", "targeting", "language", "multi-targeting"].iter().any(|w| rest.contains(w)) {
+        let Some(rest) = n.strip_prefix("microsoft .net framework ") else {
+            continue;
+        };
+        if ["pack", "sdk", "targeting", "language", "multi-targeting"]
+            .iter()
+            .any(|w| rest.contains(w))
+        {
             continue;
         }
         if let Some(v) = rest.split(' ').next().filter(|v| is_version(v)) {

@@ -25,7 +25,10 @@ pub async fn import(ctx: &Context, paths: &[PathBuf]) -> Result<()> {
     .context("nothing was imported")?;
     bar.finish_and_clear();
     let store = ctx.open_store().await?;
-    let outcomes = store.import_documents(docs).await.context("nothing was imported")?;
+    let outcomes = store
+        .import_documents(docs)
+        .await
+        .context("nothing was imported")?;
     report_outcomes(&outcomes);
     Ok(())
 }
@@ -37,9 +40,15 @@ fn report_outcomes(outcomes: &[ImportOutcome]) {
         let line = match o {
             ImportOutcome::Inserted(i) => format!("{} revision {}: imported", i.id, i.revision),
             ImportOutcome::Replaced { old, new } => {
-                format!("{} revision {}: replaced revision {}", new.id, new.revision, old.revision)
+                format!(
+                    "{} revision {}: replaced revision {}",
+                    new.id, new.revision, old.revision
+                )
             }
-            ImportOutcome::Unchanged(i) => format!("{} revision {}: already stored, unchanged", i.id, i.revision),
+            ImportOutcome::Unchanged(i) => format!(
+                "{} revision {}: already stored, unchanged",
+                i.id, i.revision
+            ),
             ImportOutcome::KeptNewer { stored, offered } => format!(
                 "{} revision {}: older than the stored revision {}; nothing changed",
                 offered.id, offered.revision, stored.revision
@@ -47,14 +56,21 @@ fn report_outcomes(outcomes: &[ImportOutcome]) {
         };
         println!("{line}");
     }
-    println!("{} documents read, {changed} changed the catalog", outcomes.len());
+    println!(
+        "{} documents read, {changed} changed the catalog",
+        outcomes.len()
+    );
 }
 
 /// Brings the store up to date from the MSRC API; all or nothing.
 pub async fn sync(ctx: &Context, base_url: &str) -> Result<()> {
     let store = ctx.open_store().await?;
-    let stored: HashMap<String, String> =
-        store.catalog_infos().await?.into_iter().map(|i| (i.id, i.current_release)).collect();
+    let stored: HashMap<String, String> = store
+        .catalog_infos()
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i.current_release))
+        .collect();
     let client = reqwest::Client::builder()
         .user_agent(concat!("kbgap/", env!("CARGO_PKG_VERSION")))
         .timeout(std::time::Duration::from_secs(120))
@@ -71,7 +87,10 @@ pub async fn sync(ctx: &Context, base_url: &str) -> Result<()> {
         println!("the catalog is up to date ({} documents)", stored.len());
         return Ok(());
     }
-    let outcomes = store.import_documents(docs).await.context("sync failed; the stored catalog is unchanged")?;
+    let outcomes = store
+        .import_documents(docs)
+        .await
+        .context("sync failed; the stored catalog is unchanged")?;
     report_outcomes(&outcomes);
     Ok(())
 }
@@ -97,7 +116,11 @@ pub struct Stats {
 impl Stats {
     pub fn of(cat: &Catalog) -> Self {
         let newest = cat.newest_document();
-        let names: std::collections::HashSet<&str> = cat.products().iter().map(|p| p.normalized.as_str()).collect();
+        let names: std::collections::HashSet<&str> = cat
+            .products()
+            .iter()
+            .map(|p| p.normalized.as_str())
+            .collect();
         Stats {
             documents: cat.documents().len(),
             newest_document: newest.map(|d| d.id.clone()),
@@ -110,7 +133,11 @@ impl Stats {
             cves: cat.cve_count(),
             advisories: cat.vulns().len() - cat.cve_count(),
             fixes: cat.fix_count(),
-            warnings: cat.warnings().iter().map(|w| format!("{}: {}", w.document, w.message)).collect(),
+            warnings: cat
+                .warnings()
+                .iter()
+                .map(|w| format!("{}: {}", w.document, w.message))
+                .collect(),
         }
     }
 }
@@ -138,9 +165,15 @@ pub async fn stats(ctx: &Context, format: StatsFormat) -> Result<()> {
                     ("store", store.describe()),
                     ("documents", s.documents.to_string()),
                     ("newest document", newest),
-                    ("products", format!("{} ({} distinct names)", s.products, s.product_names)),
+                    (
+                        "products",
+                        format!("{} ({} distinct names)", s.products, s.product_names)
+                    ),
                     ("KBs", s.kbs.to_string()),
-                    ("CVEs", format!("{} (plus {} advisories)", s.cves, s.advisories)),
+                    (
+                        "CVEs",
+                        format!("{} (plus {} advisories)", s.cves, s.advisories)
+                    ),
                     ("fixes", format!("{} (CVE × KB × product)", s.fixes)),
                     ("data warnings", s.warnings.len().to_string()),
                 ])

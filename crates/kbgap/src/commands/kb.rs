@@ -13,7 +13,10 @@ pub async fn run(ctx: &Context, id: &str, format: StatsFormat) -> Result<()> {
     let store = ctx.open_store().await?;
     let cat = ctx.catalog(store.as_ref()).await?;
     let Some(report) = KbReport::new(&cat, kb) else {
-        bail!("KB{kb} is not a Vendor Fix in the catalog ({} documents)", cat.documents().len());
+        bail!(
+            "KB{kb} is not a Vendor Fix in the catalog ({} documents)",
+            cat.documents().len()
+        );
     };
     match format {
         StatsFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -23,7 +26,11 @@ pub async fn run(ctx: &Context, id: &str, format: StatsFormat) -> Result<()> {
 }
 
 fn table(r: &KbReport) -> String {
-    let by: Vec<String> = r.cve_addressed_by_software.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let by: Vec<String> = r
+        .cve_addressed_by_software
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     let mut out = output::pairs(&[
         ("KB", r.id.clone()),
         ("name", r.name.clone()),
@@ -31,13 +38,32 @@ fn table(r: &KbReport) -> String {
         ("url", r.url.clone()),
         ("documents", r.documents.join(", ")),
         ("CVEs", format!("{} ({})", r.cve_addressed, by.join(", "))),
-        ("supersedes", if r.supersedes.is_empty() { "-".into() } else { r.supersedes.join(", ") }),
-        ("superseded by", if r.superseded_by.is_empty() { "-".into() } else { r.superseded_by.join(", ") }),
+        (
+            "supersedes",
+            if r.supersedes.is_empty() {
+                "-".into()
+            } else {
+                r.supersedes.join(", ")
+            },
+        ),
+        (
+            "superseded by",
+            if r.superseded_by.is_empty() {
+                "-".into()
+            } else {
+                r.superseded_by.join(", ")
+            },
+        ),
     ]);
     out.push('\n');
     let mut t = Table::new(&["PRODUCT", "SOFTWARE", "FIXED BUILD", "CVES"]);
     for p in &r.products {
-        t.row(vec![p.name.clone(), p.software.clone(), p.fixed_build.clone().unwrap_or_else(|| "-".into()), p.cves.len().to_string()]);
+        t.row(vec![
+            p.name.clone(),
+            p.software.clone(),
+            p.fixed_build.clone().unwrap_or_else(|| "-".into()),
+            p.cves.len().to_string(),
+        ]);
     }
     out.push_str(&t.render());
     out

@@ -17,10 +17,17 @@ pub async fn import(ctx: &Context, files: &[PathBuf]) -> Result<()> {
     for path in files {
         let source = path.display().to_string();
         let bytes = std::fs::read(path).with_context(|| source.clone())?;
-        let ndjson = matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "jsonl"));
+        let ndjson = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("ndjson" | "jsonl")
+        );
         if ndjson {
             let text = String::from_utf8(bytes).map_err(|_| anyhow!("{source}: not UTF-8"))?;
-            for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            for (n, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
                 let name = format!("{source}:{}", n + 1);
                 match kbgap_inventory::read(line.as_bytes(), &name, Format::Report)? {
                     Inventory::Device(d) => devices.push(d),
@@ -32,7 +39,11 @@ pub async fn import(ctx: &Context, files: &[PathBuf]) -> Result<()> {
                 Inventory::Device(d) => devices.push(d),
                 Inventory::Hotfixes(list) => match devices.last_mut() {
                     Some(d) => kbgap_inventory::merge_hotfixes(d, &list),
-                    None => return Err(anyhow!("{source}: a hotfix list names no OS; put a systeminfo file before it")),
+                    None => {
+                        return Err(anyhow!(
+                            "{source}: a hotfix list names no OS; put a systeminfo file before it"
+                        ));
+                    }
                 },
             }
         }
@@ -41,7 +52,10 @@ pub async fn import(ctx: &Context, files: &[PathBuf]) -> Result<()> {
     bar.finish_and_clear();
     let store = ctx.open_store().await?;
     let n = devices.len();
-    let stored = store.upsert_machines(devices, chrono::Utc::now()).await.context("nothing was stored")?;
+    let stored = store
+        .upsert_machines(devices, chrono::Utc::now())
+        .await
+        .context("nothing was stored")?;
     for m in &stored {
         println!("{}  {}", m.id, m.device.computer_dns_name);
     }

@@ -37,7 +37,8 @@ pub struct CatalogRef {
 /// Exit status of a scan: 0 nothing missing, 1 KBs missing, 2 an error.
 pub async fn run(ctx: &Context, args: &ScanArgs) -> Result<i32> {
     let overrides = overrides(args)?;
-    let format: kbgap_inventory::Format = args.input_format.parse().map_err(|e: String| anyhow!(e))?;
+    let format: kbgap_inventory::Format =
+        args.input_format.parse().map_err(|e: String| anyhow!(e))?;
     let (machines, failed) = read_machines(&args.files, format, &overrides);
     if machines.is_empty() {
         return Ok(2);
@@ -47,7 +48,10 @@ pub async fn run(ctx: &Context, args: &ScanArgs) -> Result<i32> {
     if let Some(w) = &stale {
         eprintln!("warning: {w}");
     }
-    let catalog = || CatalogRef { documents: cat.documents().len(), newest: cat.newest_document().map(|d| d.id.clone()) };
+    let catalog = || CatalogRef {
+        documents: cat.documents().len(),
+        newest: cat.newest_document().map(|d| d.id.clone()),
+    };
     let mut results = Vec::new();
     for (_, mut device) in machines {
         let res = cat.machine_state(&device);
@@ -59,7 +63,11 @@ pub async fn run(ctx: &Context, args: &ScanArgs) -> Result<i32> {
         }
         let ev = evaluate(&cat, &res.state, Options { all: args.all });
         let value = MissingKbEntry::all(&cat, &res.state, &ev, args.cves);
-        results.push(ScanResult { device, catalog: catalog(), value });
+        results.push(ScanResult {
+            device,
+            catalog: catalog(),
+            value,
+        });
     }
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -84,10 +92,25 @@ pub async fn run(ctx: &Context, args: &ScanArgs) -> Result<i32> {
 
 fn overrides(args: &ScanArgs) -> Result<OsOverrides> {
     Ok(OsOverrides {
-        os_version: args.os_version.as_deref().map(str::parse::<OsVersion>).transpose().map_err(|e| anyhow!("--os-version: {e}"))?,
+        os_version: args
+            .os_version
+            .as_deref()
+            .map(str::parse::<OsVersion>)
+            .transpose()
+            .map_err(|e| anyhow!("--os-version: {e}"))?,
         ubr: args.ubr,
-        installation_type: args.installation_type.as_deref().map(str::parse).transpose().map_err(|e: String| anyhow!("--installation-type: {e}"))?,
-        architecture: args.architecture.as_deref().map(str::parse).transpose().map_err(|e: String| anyhow!("--architecture: {e}"))?,
+        installation_type: args
+            .installation_type
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: String| anyhow!("--installation-type: {e}"))?,
+        architecture: args
+            .architecture
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: String| anyhow!("--architecture: {e}"))?,
         ..OsOverrides::default()
     })
 }
@@ -98,7 +121,11 @@ fn has_os_facts(o: &OsOverrides) -> bool {
 
 /// Reads every file; hotfix lists join the machine read just before them, or become a machine of
 /// their own when OS facts are given as options. Errors are printed per file.
-fn read_machines(files: &[PathBuf], format: kbgap_inventory::Format, o: &OsOverrides) -> (Vec<(String, Device)>, bool) {
+fn read_machines(
+    files: &[PathBuf],
+    format: kbgap_inventory::Format,
+    o: &OsOverrides,
+) -> (Vec<(String, Device)>, bool) {
     let mut machines: Vec<(String, Device)> = Vec::new();
     let mut failed = false;
     for path in files {
@@ -194,15 +221,28 @@ fn table(r: &ScanResult) -> String {
     }
     out.push_str(&t.render());
     let open: i64 = r.value.iter().map(|e| e.open_cves_closed).sum();
-    out.push_str(&format!("{} KBs to install, closing {open} open CVEs\n\n", r.value.len()));
+    out.push_str(&format!(
+        "{} KBs to install, closing {open} open CVEs\n\n",
+        r.value.len()
+    ));
     out
 }
 
 fn write_csv(out: &mut impl Write, results: &[ScanResult]) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
-        "computerDnsName", "id", "name", "osBuild", "productsNames", "cveAddressed", "openCvesClosed",
-        "maxSeverity", "reason", "supersedesMissing", "url", "cves",
+        "computerDnsName",
+        "id",
+        "name",
+        "osBuild",
+        "productsNames",
+        "cveAddressed",
+        "openCvesClosed",
+        "maxSeverity",
+        "reason",
+        "supersedesMissing",
+        "url",
+        "cves",
     ])?;
     for r in results {
         for e in &r.value {

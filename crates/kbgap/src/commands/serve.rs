@@ -16,18 +16,28 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let catalog = Arc::new(ctx.catalog(store.as_ref()).await?);
     let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
         .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
-    let mut auth = AuthConfig { local: Some(Arc::new(issuer)), extra_audiences: args.oidc_audience.clone(), ..AuthConfig::default() };
+    let mut auth = AuthConfig {
+        local: Some(Arc::new(issuer)),
+        extra_audiences: args.oidc_audience.clone(),
+        ..AuthConfig::default()
+    };
     if let (Some(iss), Some(jwks)) = (&args.oidc_issuer, &args.oidc_jwks_url) {
         auth.oidc.push(OidcIssuer::new(iss.clone(), jwks.clone()));
     }
     let limits = rate_limits(args);
     // Every stored machine is evaluated (once per distinct state) before the port opens, so the
     // first answers are as fast as the rest.
-    let fleet = FleetService::load(store.clone(), catalog.clone()).await.context("loading the machines")?;
+    let fleet = FleetService::load(store.clone(), catalog.clone())
+        .await
+        .context("loading the machines")?;
     let machine_count = fleet.read().machines.len();
     let state = AppState::new(Authenticator::new(auth)?, limits).with_fleet(Arc::new(fleet));
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let newest = catalog.newest_document().map_or("none".into(), |d| d.id.clone());
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let newest = catalog
+        .newest_document()
+        .map_or("none".into(), |d| d.id.clone());
     tracing::info!(
         "kbgap listening on http://{} — store {} ({machine_count} machines), catalog {} documents (newest {newest}); get a token with `kbgap token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All`",
         listener.local_addr()?,
@@ -49,8 +59,12 @@ fn rate_limits(args: &ServeArgs) -> RateLimitConfig {
     let mut quotas = Vec::new();
     quotas.extend(args.rate_per_minute.map(Quota::per_minute));
     quotas.extend(args.rate_per_hour.map(Quota::per_hour));
-    let classes: Vec<EndpointClass> =
-        limits.quotas.iter().filter(|(_, q)| !q.is_empty()).map(|(c, _)| *c).collect();
+    let classes: Vec<EndpointClass> = limits
+        .quotas
+        .iter()
+        .filter(|(_, q)| !q.is_empty())
+        .map(|(c, _)| *c)
+        .collect();
     for class in classes {
         limits.set(class, quotas.clone());
     }

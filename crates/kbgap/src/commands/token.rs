@@ -11,7 +11,12 @@ use crate::context::Context;
 pub fn run(ctx: &Context, args: &TokenArgs) -> Result<()> {
     let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
         .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
-    let token = issuer.issue(&args.roles, &args.tenant, &args.app, Duration::from_secs(args.ttl))?;
+    let token = issuer.issue(
+        &args.roles,
+        &args.tenant,
+        &args.app,
+        Duration::from_secs(args.ttl),
+    )?;
     println!("{token}");
     Ok(())
 }

@@ -133,9 +133,11 @@ mod tests {
     }
 
     #[test]
-    fn revision_then_release_date_decide() {
+    fn release_date_then_revision_decide() {
         let r1 = info(&[1], "2020-03-10T07:00:00");
-        let r2 = info(&[2], "2020-03-01T00:00:00");
+        let r2 = info(&[2], "2020-03-10T07:00:00");
+        // A higher revision number with an older release date: MSRC renumbers across years.
+        let r7_older_date = info(&[7], "2020-03-01T00:00:00");
         let r2_later = info(&[2], "2020-04-01T00:00:00");
         assert!(matches!(decide(None, &r1), ImportOutcome::Inserted(_)));
         assert!(matches!(
@@ -149,6 +151,14 @@ mod tests {
         assert!(matches!(
             decide(Some(&stored(r2.clone())), &r2),
             ImportOutcome::Unchanged(_)
+        ));
+        assert!(matches!(
+            decide(Some(&stored(r1.clone())), &r7_older_date),
+            ImportOutcome::KeptNewer { .. }
+        ));
+        assert!(matches!(
+            decide(Some(&stored(r7_older_date)), &r1),
+            ImportOutcome::Replaced { .. }
         ));
         assert!(matches!(
             decide(Some(&stored(r2.clone())), &r2_later),

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Mutex as SyncMutex;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::Utc;
@@ -15,7 +16,7 @@ use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
 use kbgap_core::engine::fleet::Fleet;
 use kbgap_store::{Store, StoreError, StoredMachine};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, oneshot};
 
 use crate::error::ApiError;
 
@@ -27,6 +28,14 @@ pub struct FleetService {
     /// Serializes ingests so that the store's order and the view's order of two reports of one
     /// machine agree (the lock is held across the store write, which a `RwLock` guard cannot be).
     ingest: Mutex<()>,
+    /// Reports waiting for the next commit (group commit: see [`FleetService::ingest`]).
+    pending: SyncMutex<Vec<Pending>>,
+}
+
+/// One request's reports and where to send what became of them.
+struct Pending {
+    devices: Vec<Device>,
+    reply: oneshot::Sender<Result<Vec<StoredMachine>, ApiError>>,
 }
 
 /// The in-memory view: the fleet, the stored machines by id, and computer names to ids.
@@ -86,6 +95,7 @@ impl FleetService {
             catalog,
             inner: RwLock::new(view),
             ingest: Mutex::new(()),
+            pending: SyncMutex::new(Vec::new()),
         })
     }
 
@@ -112,8 +122,55 @@ impl FleetService {
 
     /// Stores reports (committed before returning) and then updates the view; gives back the
     /// stored machines in the order of `devices`.
-    pub async fn ingest(&self, devices: Vec<Device>) -> Result<Vec<StoredMachine>, ApiError> {
-        let _gate = self.ingest.lock().await;
+    ///
+    /// Group commit: a request queues its reports, then whoever holds the ingest lock commits
+    /// everything queued in one transaction, so concurrent collectors share a commit instead of
+    /// waiting for one each. A batch the store refuses is retried one request at a time, so one
+    /// bad report fails only its own request. The work runs in its own task: a client that hangs
+    /// up cannot cancel a commit that other requests are waiting on.
+    pub async fn ingest(
+        self: &Arc<Self>,
+        devices: Vec<Device>,
+    ) -> Result<Vec<StoredMachine>, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let this = Arc::clone(self);
+        let task = tokio::spawn(async move {
+            this.lock_pending().push(Pending { devices, reply });
+            let _gate = this.ingest.lock().await;
+            // Ours is in this batch, or an earlier holder of the lock has already committed it.
+            let batch = std::mem::take(&mut *this.lock_pending());
+            if !batch.is_empty() {
+                this.commit(batch).await;
+            }
+        });
+        task.await.map_err(ApiError::internal)?;
+        answer
+            .await
+            .map_err(|_| ApiError::internal("an ingest batch ended without an answer"))?
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Commits a batch (the ingest lock held) and answers each of its requests.
+    async fn commit(&self, batch: Vec<Pending>) {
+        if batch.len() > 1 {
+            let all: Vec<Device> = batch.iter().flat_map(|p| p.devices.clone()).collect();
+            if let Ok(mut stored) = self.store_and_view(all).await {
+                for p in batch.into_iter().rev() {
+                    let mine = stored.split_off(stored.len() - p.devices.len());
+                    let _ = p.reply.send(Ok(mine));
+                }
+                return;
+            }
+        }
+        for p in batch {
+            let _ = p.reply.send(self.store_and_view(p.devices).await);
+        }
+    }
+
+    async fn store_and_view(&self, devices: Vec<Device>) -> Result<Vec<StoredMachine>, ApiError> {
         let stored = self
             .store
             .upsert_machines(devices, Utc::now())

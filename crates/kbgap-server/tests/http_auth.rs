@@ -94,6 +94,8 @@ async fn alg_none_is_401() {
 async fn a_bad_signature_is_401() {
     let s = start(Options::default()).await;
     let token = s.token(&[]);
+    // Accepted first, so it is in the verified-token cache: a tampered copy must still miss it.
+    assert_eq!(s.get("/api/test/whoami", Some(&token)).await.status(), 200);
     let parts: Vec<&str> = token.split('.').collect();
     // Same header and signature, claims changed to grant a role.
     let mut c: serde_json::Value =

@@ -9,7 +9,12 @@ use serde_json::Value;
 async fn answers(client: &reqwest::Client, base: &str, tok: &str, ids: &[String]) -> Vec<Value> {
     let mut out = Vec::new();
     for id in ids {
-        let r = client.get(format!("{base}/api/machines/{id}/getmissingkbs")).bearer_auth(tok).send().await.unwrap();
+        let r = client
+            .get(format!("{base}/api/machines/{id}/getmissingkbs"))
+            .bearer_auth(tok)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         out.push(r.json::<Value>().await.unwrap()["value"].clone());
     }
@@ -21,7 +26,10 @@ async fn acknowledged_reports_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let base = server.base.clone();
-    let tok = token(dir.path(), "Machine.ReadWrite.All,Machine.Read.All,Software.Read.All");
+    let tok = token(
+        dir.path(),
+        "Machine.ReadWrite.All,Machine.Read.All,Software.Read.All",
+    );
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
     for f in corpus_files() {
@@ -35,25 +43,120 @@ async fn acknowledged_reports_survive_kill_9() {
             .await
             .unwrap();
         if r.status() == 200 {
-            ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+            ids.push(
+                r.json::<Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
         } else {
             assert_eq!(r.status(), 400, "{}", f.display());
         }
     }
-    assert!(ids.len() >= 20, "most corpus machines are accepted: {}", ids.len());
+    assert!(
+        ids.len() >= 20,
+        "most corpus machines are accepted: {}",
+        ids.len()
+    );
     let before = answers(&client, &base, &tok, &ids).await;
     server.kill(); // SIGKILL: no graceful shutdown, no flush
 
     let server = Server::start(dir.path());
     let base = server.base.clone();
-    let list: Value = client.get(format!("{base}/api/machines")).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
-    let mut stored: Vec<String> =
-        list["value"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    let list: Value = client
+        .get(format!("{base}/api/machines"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut stored: Vec<String> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
     stored.sort();
     let mut expected = ids.clone();
     expected.sort();
     expected.dedup();
     assert_eq!(stored, expected, "every acknowledged report is there");
-    assert_eq!(answers(&client, &base, &tok, &ids).await, before, "every answer is the same");
+    assert_eq!(
+        answers(&client, &base, &tok, &ids).await,
+        before,
+        "every answer is the same"
+    );
     drop(server);
+}
+
+fn report(name: &str, ubr: u32) -> String {
+    serde_json::json!({
+        "computerDnsName": name, "osVersion": "10.0.19045", "ubr": ubr,
+        "installationType": "Client", "architecture": "x64", "installedKbs": []
+    })
+    .to_string()
+}
+
+/// Concurrent reports share commits (group commit in the server): each acknowledged one is
+/// stored exactly once, a host reported many times at once is one machine, and all of it
+/// survives `kill -9`.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_reports_are_each_committed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let base = server.base.clone();
+    let tok = token(dir.path(), "Machine.ReadWrite.All,Machine.Read.All");
+    let client = reqwest::Client::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..96u32 {
+        // 64 distinct hosts, and one host reported 32 times with different UBRs.
+        let body = if i < 64 {
+            report(&format!("host{i}.corp.example"), 2000 + i)
+        } else {
+            report("same.corp.example", 3000 + i)
+        };
+        let (client, base, tok) = (client.clone(), base.clone(), tok.clone());
+        tasks.spawn(async move {
+            let r = client
+                .post(format!("{base}/api/inventory"))
+                .bearer_auth(&tok)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        });
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    while let Some(id) = tasks.join_next().await {
+        ids.insert(id.unwrap());
+    }
+    assert_eq!(ids.len(), 65, "64 hosts and one host reported 32 times");
+    server.kill();
+
+    let server = Server::start(dir.path());
+    let list: Value = client
+        .get(format!("{}/api/machines?$count=true", server.base))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["@odata.count"], 65);
+    let stored: std::collections::BTreeSet<String> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored, ids);
 }

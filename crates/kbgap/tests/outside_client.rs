@@ -38,7 +38,14 @@ fn python_requests_client_agrees_with_scan() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/outside_client.py");
     let out = Command::new("python3")
         .arg(script)
-        .args(["--base", &server.base, "--token", &tok, "--kbgap", env!("CARGO_BIN_EXE_kbgap")])
+        .args([
+            "--base",
+            &server.base,
+            "--token",
+            &tok,
+            "--kbgap",
+            env!("CARGO_BIN_EXE_kbgap"),
+        ])
         .arg("--data-dir")
         .arg(dir.path())
         .args(corpus_files())

@@ -12,6 +12,7 @@
 //! refused. Every refusal is a 401 `Unauthorized` whose message says what was wrong with the
 //! token without echoing secrets; only an issuer we cannot reach is our fault (500).
 
+mod cache;
 mod local;
 mod oidc;
 mod roles;
@@ -191,6 +192,7 @@ pub struct Authenticator {
     oidc: Vec<oidc::OidcVerifier>,
     audiences: Vec<String>,
     leeway: u64,
+    verified: cache::TokenCache,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +215,10 @@ struct TokenClaims {
     #[serde(default)]
     sub: Option<String>,
     iss: String,
+    /// Seconds since the epoch; numbers, possibly with a fraction (RFC 7519 NumericDate).
+    exp: f64,
+    #[serde(default)]
+    nbf: Option<f64>,
 }
 
 impl Authenticator {
@@ -234,6 +240,7 @@ impl Authenticator {
             oidc,
             audiences: global,
             leeway: config.leeway.as_secs(),
+            verified: cache::TokenCache::default(),
         })
     }
 
@@ -242,8 +249,19 @@ impl Authenticator {
         self.local.as_deref()
     }
 
-    /// Verifies a token (without the `Bearer ` prefix) and returns its caller.
+    /// Verifies a token (without the `Bearer ` prefix) and returns its caller. A token verified
+    /// in the last few minutes is not verified again, only its time bounds (`cache.rs`).
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        if let Some(known) = self.verified.get(token, self.leeway) {
+            return known;
+        }
+        let (principal, exp, nbf) = self.verify(token).await?;
+        self.verified.put(token, &principal, exp, nbf);
+        Ok(principal)
+    }
+
+    /// The full check: structure, algorithm, issuer, signature, audience and time bounds.
+    async fn verify(&self, token: &str) -> Result<(Principal, u64, Option<u64>), AuthError> {
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(_s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -301,7 +319,7 @@ impl Authenticator {
         let data =
             jsonwebtoken::decode::<TokenClaims>(token, &key, &validation).map_err(map_jwt_error)?;
         let c = data.claims;
-        Ok(Principal {
+        let principal = Principal {
             app_id: c.appid.or(c.azp).unwrap_or_default(),
             tenant_id: c.tid.unwrap_or_default(),
             roles: c.roles,
@@ -311,7 +329,8 @@ impl Authenticator {
                 .unwrap_or_default(),
             subject: c.sub.unwrap_or_default(),
             issuer: c.iss,
-        })
+        };
+        Ok((principal, c.exp as u64, c.nbf.map(|n| n as u64)))
     }
 }
 

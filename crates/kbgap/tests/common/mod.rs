@@ -21,7 +21,15 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kbgap"))
             .arg("--data-dir")
             .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0", "--rate-per-minute", "100000", "--rate-per-hour", "1000000"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--rate-per-minute",
+                "100000",
+                "--rate-per-hour",
+                "1000000",
+            ])
             .env("KBGAP_LOG", "info")
             .env_remove("KBGAP_DB")
             .stderr(Stdio::piped())
@@ -31,7 +39,10 @@ impl Server {
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
         let base = loop {
-            let line = lines.next().expect("server exited before listening").unwrap();
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }

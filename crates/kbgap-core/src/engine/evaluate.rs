@@ -47,6 +47,25 @@ impl Installed {
         }
     }
 
+    /// Marks into `out` the KBs reachable downward (older) from `start`, `start` included, that
+    /// are not present. `present` is closed downward (whatever a present KB supersedes is
+    /// present too), so the walk stops at the first present KB: installing one more update
+    /// costs its new part, not the years of history below it.
+    pub(crate) fn absent_below(&self, cat: &Catalog, start: KbId, out: &mut FxHashSet<KbId>) {
+        let present = |k: KbId| cat.kb_ix(k).is_some_and(|ix| self.present.get(ix));
+        if present(start) || !out.insert(start) {
+            return;
+        }
+        let mut stack = vec![start];
+        while let Some(k) = stack.pop() {
+            for &older in cat.graph().supersedes(k) {
+                if !present(older) && out.insert(older) {
+                    stack.push(older);
+                }
+            }
+        }
+    }
+
     /// The revision `kb` brings the machine to, when it is a cumulative update of its OS.
     pub(crate) fn cumulative(&self, cat: &Catalog, kb: KbIx) -> Option<u32> {
         self.os

@@ -51,7 +51,8 @@ pub struct Fleet {
     machine_group: FxHashMap<String, GroupIx>,
     groups: Vec<Group>,
     by_state: FxHashMap<MachineState, GroupIx>,
-    missed_on: FxHashMap<KbIx, u64>,
+    /// Machines missing each KB, indexed by `KbIx` (grown on demand).
+    missed_on: Vec<u64>,
     /// Per software name: (projected state → evaluation), valid for this catalog.
     projections: FxHashMap<String, FxHashMap<MachineState, Arc<Evaluation>>>,
     /// Per software name: the KBs that fix one of its products.
@@ -96,7 +97,12 @@ impl Fleet {
                 g
             }
         };
-        if let Some(old) = self.machine_group.insert(machine.to_owned(), new) {
+        // A known machine keeps its key: no allocation on the common path (a machine reporting again).
+        let old = match self.machine_group.get_mut(machine) {
+            Some(slot) => Some(std::mem::replace(slot, new)),
+            None => self.machine_group.insert(machine.to_owned(), new),
+        };
+        if let Some(old) = old {
             if old == new {
                 return;
             }
@@ -116,8 +122,11 @@ impl Fleet {
         let group = &mut self.groups[g as usize];
         group.count = group.count.saturating_add_signed(delta);
         for m in &group.evaluation.missing {
-            let c = self.missed_on.entry(m.kb).or_default();
-            *c = c.saturating_add_signed(delta);
+            let k = m.kb as usize;
+            if k >= self.missed_on.len() {
+                self.missed_on.resize(k + 1, 0);
+            }
+            self.missed_on[k] = self.missed_on[k].saturating_add_signed(delta);
         }
     }
 
@@ -130,7 +139,7 @@ impl Fleet {
 
     /// How many machines miss a KB (on their frontier).
     pub fn missed_on(&self, kb: KbIx) -> u64 {
-        self.missed_on.get(&kb).copied().unwrap_or(0)
+        self.missed_on.get(kb as usize).copied().unwrap_or(0)
     }
 
     /// How many machines have a product of this software.
@@ -220,11 +229,11 @@ impl Fleet {
     pub fn recompute(&mut self, cat: &Catalog) {
         self.projections.clear();
         self.software_kbs.clear();
-        self.missed_on.clear();
+        self.missed_on = vec![0; cat.kbs().len()];
         for g in &mut self.groups {
             g.evaluation = Arc::new(evaluate(cat, &g.state, Options::default()));
             for m in &g.evaluation.missing {
-                *self.missed_on.entry(m.kb).or_default() += g.count;
+                self.missed_on[m.kb as usize] += g.count;
             }
         }
     }

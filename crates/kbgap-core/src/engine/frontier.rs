@@ -74,8 +74,10 @@ fn prune_superseded(cat: &Catalog, scan: &Scan) -> Vec<KbIx> {
         {
             dominated.set(k);
         }
+        // Missing KBs are absent, and so is every KB on a path down to one (present is closed
+        // downward), so the walk below `k` may stop at present KBs.
         let mut down = FxHashSet::default();
-        cat.graph().extend_down(cat.kb(k).id, &mut down);
+        scan.installed.absent_below(cat, cat.kb(k).id, &mut down);
         for id in down {
             let Some(x) = cat.kb_ix(id) else { continue };
             if x != k && is_missing.get(x) {
@@ -92,26 +94,40 @@ fn prune_superseded(cat: &Catalog, scan: &Scan) -> Vec<KbIx> {
 }
 
 /// What installing `kb` would close: it and everything it supersedes become present, and the
-/// effective UBR rises to the newest cumulative update among them.
+/// effective UBR rises to the newest cumulative update among them (and with it every cumulative
+/// update up to that revision is present). Starts from what is present now, which only grows.
 fn simulate(cat: &Catalog, scan: &Scan, kb: KbIx) -> Install {
+    let before = &scan.installed;
     let mut ids = FxHashSet::default();
-    cat.graph().extend_down(cat.kb(kb).id, &mut ids);
-    let mut ubr = scan.installed.effective_ubr;
+    before.absent_below(cat, cat.kb(kb).id, &mut ids);
+    // Present KBs are at or below the effective UBR already: only new ones can raise it.
+    let mut ubr = before.effective_ubr;
     for &id in &ids {
-        if let Some(rev) = cat
-            .kb_ix(id)
-            .and_then(|ix| scan.installed.cumulative(cat, ix))
-        {
+        if let Some(rev) = cat.kb_ix(id).and_then(|ix| before.cumulative(cat, ix)) {
             ubr = Some(ubr.map_or(rev, |u| u.max(rev)));
         }
     }
+    if let Some(new) = ubr.filter(|&u| Some(u) != before.effective_ubr) {
+        let old = before.effective_ubr;
+        for &os in &before.os {
+            for cu in cat.cumulative_up_to(os, new) {
+                if old.is_none_or(|o| cat.cumulative_revision(cu, os).is_some_and(|r| r > o)) {
+                    before.absent_below(cat, cat.kb(cu).id, &mut ids);
+                }
+            }
+        }
+    }
     let mut after = Installed {
-        present: Bits::new(cat.kbs().len()),
+        present: before.present.clone(),
         effective_ubr: ubr,
-        build: scan.installed.build,
-        os: scan.installed.os.clone(),
+        build: before.build,
+        os: before.os.clone(),
     };
-    after.mark_present(cat, ids);
+    for id in ids {
+        if let Some(ix) = cat.kb_ix(id) {
+            after.present.set(ix);
+        }
+    }
     let mut closes = Bits::new(scan.pairs.len());
     for (i, p) in scan.pairs.iter().enumerate() {
         let fixes = &cat.applicable_fixes(p.product)[p.start as usize..p.end as usize];

@@ -34,14 +34,7 @@ async fn acknowledged_reports_survive_kill_9() {
     let mut ids = Vec::new();
     for f in corpus_files() {
         let body = std::fs::read(&f).unwrap();
-        let r = client
-            .post(format!("{base}/api/inventory"))
-            .bearer_auth(&tok)
-            .header("content-type", "text/plain")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = post(&client, &base, &tok, "text/plain", body).await;
         if r.status() == 200 {
             ids.push(
                 r.json::<Value>().await.unwrap()["id"]
@@ -91,6 +84,23 @@ async fn acknowledged_reports_survive_kill_9() {
     drop(server);
 }
 
+async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    tok: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}/api/inventory"))
+        .bearer_auth(tok)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn report(name: &str, ubr: u32) -> String {
     serde_json::json!({
         "computerDnsName": name, "osVersion": "10.0.19045", "ubr": ubr,
@@ -119,14 +129,7 @@ async fn concurrent_reports_are_each_committed_once() {
         };
         let (client, base, tok) = (client.clone(), base.clone(), tok.clone());
         tasks.spawn(async move {
-            let r = client
-                .post(format!("{base}/api/inventory"))
-                .bearer_auth(&tok)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let r = post(&client, &base, &tok, "application/json", body.into()).await;
             assert_eq!(r.status(), 200);
             r.json::<Value>().await.unwrap()["id"]
                 .as_str()

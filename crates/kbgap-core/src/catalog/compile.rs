@@ -239,6 +239,7 @@ impl Builder {
             kb_by_id,
             vulns: self.vulns,
             fixes_by_product,
+            rows_by_kb: lazy_indexes(applicable_by_product.len()),
             applicable_by_product,
             supersedence,
             cumulative_by_product: by_product(&cumulative),
@@ -393,6 +394,11 @@ fn cumulative_updates(
 }
 
 /// The fix rows that apply on each product's own branch.
+/// Empty per-product lazy indexes (`Catalog::kb_fixes`).
+pub(super) fn lazy_indexes<T>(n: usize) -> Vec<std::sync::OnceLock<T>> {
+    (0..n).map(|_| std::sync::OnceLock::new()).collect()
+}
+
 pub(super) fn applicable(fixes_by_product: &[Vec<Fix>]) -> Vec<Vec<Fix>> {
     fixes_by_product
         .iter()

@@ -130,6 +130,11 @@ pub struct Catalog {
     /// The same, per OS product: (revision, KB) sorted (derived, not part of snapshots).
     #[serde(skip)]
     cumulative_by_product: FxHashMap<ProductIx, Vec<(u32, KbIx)>>,
+    /// Per product: its applicable fix rows as (KB, row) sorted, built the first time a product
+    /// is asked for (a process scanning one machine needs a handful of products, a server all
+    /// of them once); derived, not part of snapshots.
+    #[serde(skip)]
+    rows_by_kb: Vec<std::sync::OnceLock<Vec<(KbIx, u32)>>>,
     warnings: Vec<CompileWarning>,
 }
 
@@ -197,6 +202,21 @@ impl Catalog {
     /// sorted by (vulnerability, KB): what the engine evaluates.
     pub fn applicable_fixes(&self, product: ProductIx) -> &[Fix] {
         &self.applicable_by_product[product as usize]
+    }
+    /// The applicable fix rows of one KB on one product, in row order.
+    pub fn kb_fixes(&self, kb: KbIx, product: ProductIx) -> impl Iterator<Item = &Fix> + '_ {
+        let rows = &self.applicable_by_product[product as usize];
+        let index = self.rows_by_kb[product as usize].get_or_init(|| {
+            let mut v: Vec<(KbIx, u32)> =
+                rows.iter().enumerate().map(|(i, f)| (f.kb, i as u32)).collect();
+            v.sort_unstable();
+            v
+        });
+        let start = index.partition_point(|&(k, _)| k < kb);
+        index[start..]
+            .iter()
+            .take_while(move |&&(k, _)| k == kb)
+            .map(move |&(_, i)| &rows[i as usize])
     }
     /// Number of fix rows (vulnerability × KB × product).
     pub fn fix_count(&self) -> usize {

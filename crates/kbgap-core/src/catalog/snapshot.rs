@@ -32,6 +32,7 @@ impl Catalog {
         let body = bytes.strip_prefix(MAGIC).ok_or(SnapshotError::Version)?;
         let mut cat: Catalog = postcard::from_bytes(body)?;
         cat.applicable_by_product = super::compile::applicable(&cat.fixes_by_product);
+        cat.rows_by_kb = super::compile::lazy_indexes(cat.applicable_by_product.len());
         cat.cumulative_by_product = super::compile::by_product(&cat.cumulative);
         Ok(cat)
     }

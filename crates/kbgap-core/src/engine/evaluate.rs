@@ -226,11 +226,7 @@ fn describe(
         if pbuild.is_some() && pbuild == scan.installed.build {
             fixed_rev = fixed_rev.max(kp.native_revision);
         }
-        for f in cat
-            .applicable_fixes(kp.product)
-            .iter()
-            .filter(|f| f.kb == kb)
-        {
+        for f in cat.kb_fixes(kb, kp.product) {
             fixes.push(f.vuln);
             max_severity = max_severity.max(f.severity);
             if closes.binary_search(&f.vuln).is_ok() {

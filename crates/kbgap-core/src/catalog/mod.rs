@@ -207,8 +207,11 @@ impl Catalog {
     pub fn kb_fixes(&self, kb: KbIx, product: ProductIx) -> impl Iterator<Item = &Fix> + '_ {
         let rows = &self.applicable_by_product[product as usize];
         let index = self.rows_by_kb[product as usize].get_or_init(|| {
-            let mut v: Vec<(KbIx, u32)> =
-                rows.iter().enumerate().map(|(i, f)| (f.kb, i as u32)).collect();
+            let mut v: Vec<(KbIx, u32)> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.kb, i as u32))
+                .collect();
             v.sort_unstable();
             v
         });

@@ -159,7 +159,7 @@ impl FleetService {
             let all: Vec<Device> = batch.iter().flat_map(|p| p.devices.clone()).collect();
             if let Ok(mut stored) = self.store_and_view(all).await {
                 for p in batch.into_iter().rev() {
-                    let mine = stored.split_off(stored.len() - p.devices.len());
+                    let mine = stored.split_off(stored.len().saturating_sub(p.devices.len()));
                     let _ = p.reply.send(Ok(mine));
                 }
                 return;

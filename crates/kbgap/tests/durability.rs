@@ -9,14 +9,8 @@ use serde_json::Value;
 async fn answers(client: &reqwest::Client, base: &str, tok: &str, ids: &[String]) -> Vec<Value> {
     let mut out = Vec::new();
     for id in ids {
-        let r = client
-            .get(format!("{base}/api/machines/{id}/getmissingkbs"))
-            .bearer_auth(tok)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        out.push(r.json::<Value>().await.unwrap()["value"].clone());
+        let url = format!("{base}/api/machines/{id}/getmissingkbs");
+        out.push(get_json(client, &url, tok).await["value"].clone());
     }
     out
 }
@@ -56,15 +50,7 @@ async fn acknowledged_reports_survive_kill_9() {
 
     let server = Server::start(dir.path());
     let base = server.base.clone();
-    let list: Value = client
-        .get(format!("{base}/api/machines"))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&client, &format!("{base}/api/machines"), &tok).await;
     let mut stored: Vec<String> = list["value"]
         .as_array()
         .unwrap()
@@ -82,6 +68,12 @@ async fn acknowledged_reports_survive_kill_9() {
         "every answer is the same"
     );
     drop(server);
+}
+
+async fn get_json(client: &reqwest::Client, url: &str, tok: &str) -> Value {
+    let r = client.get(url).bearer_auth(tok).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.json().await.unwrap()
 }
 
 async fn post(
@@ -145,15 +137,8 @@ async fn concurrent_reports_are_each_committed_once() {
     server.kill();
 
     let server = Server::start(dir.path());
-    let list: Value = client
-        .get(format!("{}/api/machines?$count=true", server.base))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{}/api/machines?$count=true", server.base);
+    let list = get_json(&client, &url, &tok).await;
     assert_eq!(list["@odata.count"], 65);
     let stored: std::collections::BTreeSet<String> = list["value"]
         .as_array()

@@ -80,10 +80,12 @@ def main():
     #    when `kbgap scan` refuses them too.
     latest = {}  # machine id -> the file whose report it holds now (a host reported twice updates)
     refused = accepted = 0
+    scanned = {}  # path -> (exit code, JSON): each file is scanned once
     for path in args.files:
         with open(path, "rb") as f:
             r = s.post(f"{api}/inventory", data=f.read(), headers={"Content-Type": "text/plain"})
-        code, _ = scan(args.kbgap, args.data_dir, path)
+        code, out = scan(args.kbgap, args.data_dir, path)
+        scanned[path] = (code, out)
         if r.status_code == 200:
             check(code in (0, 1), f"{path}: the server accepted it, scan exited {code}")
             m = r.json()
@@ -107,7 +109,7 @@ def main():
     # 3. Each machine's missing KBs against `kbgap scan` on the file it last reported.
     scans, scans_all = {}, {}
     for mid, path in sorted(latest.items()):
-        code, out = scan(args.kbgap, args.data_dir, path)
+        code, out = scanned[path]
         scans[mid] = out["value"]
         scans_all[mid] = scan(args.kbgap, args.data_dir, path, "--all")[1]["value"]
         check(code == (1 if out["value"] else 0), f"{path}: scan exit {code} with {len(out['value'])} KBs")

@@ -2,7 +2,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use kbgap_core::catalog::Catalog;
 use kbgap_core::engine::fleet::Fleet;
 use kbgap_core::engine::{MachineState, Options, evaluate};
@@ -66,12 +66,28 @@ fn benches(c: &mut Criterion) {
     let cat = Catalog::compile(&docs);
     let snap = cat.to_snapshot();
     g.bench_function("load_snapshot", |b| {
-        b.iter(|| Catalog::from_snapshot(black_box(&snap)).unwrap())
+        b.iter_batched(
+            || snap.clone(),
+            |s| Catalog::from_snapshot(black_box(s)).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    let recent = realistic_states(&cat)[1].clone();
+    // What `kbgap scan` does after reading its file: load, then evaluate one machine (which
+    // decodes the fix rows of the machine's products).
+    g.bench_function("load_snapshot_and_evaluate", |b| {
+        b.iter_batched(
+            || snap.clone(),
+            |s| {
+                let cat = Catalog::from_snapshot(black_box(s)).unwrap();
+                evaluate(&cat, &recent, Options::default()).missing.len()
+            },
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 
     let w10 = "Windows 10 Version 22H2 for x64-based Systems";
-    let recent = realistic_states(&cat)[1].clone();
     let old = cat
         .machine_state(&device("10.0.19045", Some(2129), w10, &[]))
         .state;

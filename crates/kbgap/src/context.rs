@@ -78,7 +78,7 @@ impl Context {
             .join("cache")
             .join(format!("catalog-{}.bin", catalog_key(&infos)));
         if let Ok(bytes) = std::fs::read(&cache) {
-            match Catalog::from_snapshot(&bytes) {
+            match Catalog::from_snapshot(bytes) {
                 Ok(cat) => return Ok(cat),
                 Err(e) => tracing::debug!("ignoring catalog cache {}: {e}", cache.display()),
             }

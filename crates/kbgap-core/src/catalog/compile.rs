@@ -224,8 +224,7 @@ impl Builder {
         }
         edges.extend(rollup_chains(&self.rollups, &kbs, &kb_by_id));
         let supersedence = Graph::from_edges(edges);
-        let fixes_by_product = self.fix_table(&kb_by_id, &kbs);
-        let applicable_by_product = applicable(&fixes_by_product);
+        let fixes = super::fixtable::FixTable::from_rows(self.fix_table(&kb_by_id, &kbs));
         let cumulative = cumulative_updates(&kbs, &self.products, &kb_by_id, &supersedence);
         let (products_by_name, components, hosted) = self.name_indexes();
         Catalog {
@@ -238,9 +237,7 @@ impl Builder {
             kbs,
             kb_by_id,
             vulns: self.vulns,
-            fixes_by_product,
-            rows_by_kb: lazy_indexes(applicable_by_product.len()),
-            applicable_by_product,
+            fixes,
             supersedence,
             cumulative_by_product: by_product(&cumulative),
             cumulative,
@@ -395,17 +392,6 @@ fn cumulative_updates(
 
 /// The fix rows that apply on each product's own branch.
 /// Empty per-product lazy indexes (`Catalog::kb_fixes`).
-pub(super) fn lazy_indexes<T>(n: usize) -> Vec<std::sync::OnceLock<T>> {
-    (0..n).map(|_| std::sync::OnceLock::new()).collect()
-}
-
-pub(super) fn applicable(fixes_by_product: &[Vec<Fix>]) -> Vec<Vec<Fix>> {
-    fixes_by_product
-        .iter()
-        .map(|fixes| fixes.iter().filter(|f| !f.other_branch).copied().collect())
-        .collect()
-}
-
 /// Cumulative updates per OS product, sorted by revision.
 pub(super) fn by_product(
     cumulative: &FxHashMap<(KbIx, ProductIx), u32>,

@@ -6,6 +6,7 @@
 //! so evaluating a machine touches only the few products it runs.
 
 mod compile;
+mod fixtable;
 mod snapshot;
 mod supersedence;
 
@@ -118,23 +119,16 @@ pub struct Catalog {
     kbs: Vec<Kb>,
     kb_by_id: FxHashMap<KbId, KbIx>,
     vulns: Vec<Vuln>,
-    /// Per product: its fixes sorted by (vuln, kb).
-    fixes_by_product: Vec<Vec<Fix>>,
-    /// Per product: the fixes that apply to machines on the product's own branch (derived from
-    /// `fixes_by_product`, so not part of snapshots).
+    /// Per product: its fixes sorted by (vuln, kb), decoded on first use; snapshots store it in
+    /// a section of its own.
     #[serde(skip)]
-    applicable_by_product: Vec<Vec<Fix>>,
+    fixes: fixtable::FixTable,
     supersedence: supersedence::Graph,
     /// Cumulative updates: (KB, OS product) → revision on the product's branch.
     cumulative: FxHashMap<(KbIx, ProductIx), u32>,
     /// The same, per OS product: (revision, KB) sorted (derived, not part of snapshots).
     #[serde(skip)]
     cumulative_by_product: FxHashMap<ProductIx, Vec<(u32, KbIx)>>,
-    /// Per product: its applicable fix rows as (KB, row) sorted, built the first time a product
-    /// is asked for (a process scanning one machine needs a handful of products, a server all
-    /// of them once); derived, not part of snapshots.
-    #[serde(skip)]
-    rows_by_kb: Vec<std::sync::OnceLock<Vec<(KbIx, u32)>>>,
     warnings: Vec<CompileWarning>,
 }
 
@@ -196,34 +190,20 @@ impl Catalog {
     }
     /// A product's fixes, sorted by (vulnerability, KB).
     pub fn fixes_of(&self, product: ProductIx) -> &[Fix] {
-        &self.fixes_by_product[product as usize]
+        &self.fixes.product(product as usize).all
     }
     /// A product's fixes that apply on its own branch (rows for another branch left out),
     /// sorted by (vulnerability, KB): what the engine evaluates.
     pub fn applicable_fixes(&self, product: ProductIx) -> &[Fix] {
-        &self.applicable_by_product[product as usize]
+        &self.fixes.product(product as usize).applicable
     }
     /// The applicable fix rows of one KB on one product, in row order.
     pub fn kb_fixes(&self, kb: KbIx, product: ProductIx) -> impl Iterator<Item = &Fix> + '_ {
-        let rows = &self.applicable_by_product[product as usize];
-        let index = self.rows_by_kb[product as usize].get_or_init(|| {
-            let mut v: Vec<(KbIx, u32)> = rows
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (f.kb, i as u32))
-                .collect();
-            v.sort_unstable();
-            v
-        });
-        let start = index.partition_point(|&(k, _)| k < kb);
-        index[start..]
-            .iter()
-            .take_while(move |&&(k, _)| k == kb)
-            .map(move |&(_, i)| &rows[i as usize])
+        self.fixes.product(product as usize).of_kb(kb)
     }
     /// Number of fix rows (vulnerability × KB × product).
     pub fn fix_count(&self) -> usize {
-        self.fixes_by_product.iter().map(Vec::len).sum()
+        self.fixes.len()
     }
     /// Number of distinct CVE ids (advisories excluded) that some KB fixes.
     pub fn cve_count(&self) -> usize {

@@ -14,10 +14,11 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use chrono::Utc;
 use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
-use kbgap_core::engine::fleet::Fleet;
+use kbgap_core::engine::fleet::{Fleet, GroupIx};
 use kbgap_store::{Store, StoreError, StoredMachine};
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::oneshot;
 
+use crate::dto::JsonArray;
 use crate::error::ApiError;
 
 /// Machines and their evaluations, kept in step with the store.
@@ -25,11 +26,17 @@ pub struct FleetService {
     store: Arc<dyn Store>,
     catalog: Arc<Catalog>,
     inner: RwLock<FleetView>,
-    /// Serializes ingests so that the store's order and the view's order of two reports of one
-    /// machine agree (the lock is held across the store write, which a `RwLock` guard cannot be).
-    ingest: Mutex<()>,
     /// Reports waiting for the next commit (group commit: see [`FleetService::ingest`]).
-    pending: SyncMutex<Vec<Pending>>,
+    pending: SyncMutex<Queue>,
+}
+
+/// The group-commit queue.
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Pending>,
+    /// Whether a committer task is running. There is at most one, so the store's order and the
+    /// view's order of two reports of one machine agree.
+    committing: bool,
 }
 
 /// One request's reports and where to send what became of them.
@@ -47,6 +54,10 @@ pub struct FleetView {
     pub machines: BTreeMap<String, StoredMachine>,
     /// Lowercase computer name → id, for `GET /api/machines/{name}`.
     names: HashMap<String, String>,
+    /// Machine getmissingkbs answers already serialized, by (group, extended). Every machine of
+    /// a group gets the same records, and they change only when the fleet's per-KB counts do
+    /// (`machineMissedOn`), which empties this.
+    answers: SyncMutex<HashMap<(GroupIx, bool), Arc<JsonArray>>>,
 }
 
 impl FleetView {
@@ -58,10 +69,33 @@ impl FleetView {
             .or_else(|| self.names.get(&key).and_then(|id| self.machines.get(id)))
     }
 
+    /// The serialized answer of a group, made by `build` when not kept already.
+    pub fn answer(
+        &self,
+        group: GroupIx,
+        extended: bool,
+        build: impl FnOnce() -> Result<JsonArray, ApiError>,
+    ) -> Result<Arc<JsonArray>, ApiError> {
+        let key = (group, extended);
+        if let Some(a) = self.lock_answers().get(&key) {
+            return Ok(Arc::clone(a));
+        }
+        // Built outside the lock: two requests may both build it, and both answers are equal.
+        let answer = Arc::new(build()?);
+        self.lock_answers().insert(key, Arc::clone(&answer));
+        Ok(answer)
+    }
+
+    fn lock_answers(&self) -> std::sync::MutexGuard<'_, HashMap<(GroupIx, bool), Arc<JsonArray>>> {
+        self.answers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn insert(&mut self, catalog: &Catalog, machine: StoredMachine) {
         let id = machine.id.as_str().to_ascii_lowercase();
         let state = catalog.machine_state(&machine.device).state;
-        self.fleet.upsert(catalog, &id, state);
+        if self.fleet.upsert(catalog, &id, state) {
+            self.lock_answers().clear();
+        }
         if let Some(old) = self.machines.get(&id) {
             self.names
                 .remove(&old.device.computer_dns_name.to_ascii_lowercase());
@@ -94,8 +128,7 @@ impl FleetService {
             store,
             catalog,
             inner: RwLock::new(view),
-            ingest: Mutex::new(()),
-            pending: SyncMutex::new(Vec::new()),
+            pending: SyncMutex::new(Queue::default()),
         })
     }
 
@@ -123,37 +156,62 @@ impl FleetService {
     /// Stores reports (committed before returning) and then updates the view; gives back the
     /// stored machines in the order of `devices`.
     ///
-    /// Group commit: a request queues its reports, then whoever holds the ingest lock commits
-    /// everything queued in one transaction, so concurrent collectors share a commit instead of
-    /// waiting for one each. A batch the store refuses is retried one request at a time, so one
-    /// bad report fails only its own request. The work runs in its own task: a client that hangs
-    /// up cannot cancel a commit that other requests are waiting on.
+    /// Group commit: a request queues its reports; one committer task at a time takes
+    /// everything queued and commits it in one transaction, so concurrent collectors share a
+    /// commit instead of waiting for one each. A batch the store refuses is retried one request
+    /// at a time, so one bad report fails only its own request. The committer is a task of its
+    /// own: a client that hangs up cannot cancel a commit that other requests are waiting on.
     pub async fn ingest(
         self: &Arc<Self>,
         devices: Vec<Device>,
     ) -> Result<Vec<StoredMachine>, ApiError> {
         let (reply, answer) = oneshot::channel();
-        let this = Arc::clone(self);
-        let task = tokio::spawn(async move {
-            this.lock_pending().push(Pending { devices, reply });
-            let _gate = this.ingest.lock().await;
-            // Ours is in this batch, or an earlier holder of the lock has already committed it.
-            let batch = std::mem::take(&mut *this.lock_pending());
-            if !batch.is_empty() {
-                this.commit(batch).await;
-            }
-        });
-        task.await.map_err(ApiError::internal)?;
+        let start = {
+            let mut queue = self.lock_pending();
+            queue.waiting.push(Pending { devices, reply });
+            !std::mem::replace(&mut queue.committing, true)
+        };
+        if start {
+            let this = Arc::clone(self);
+            tokio::spawn(async move { this.commit_queued().await });
+        }
         answer
             .await
             .map_err(|_| ApiError::internal("an ingest batch ended without an answer"))?
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+    /// Commits batches until the queue is empty, then ends (the next report starts another).
+    async fn commit_queued(&self) {
+        // Should a commit panic, the flag is cleared while unwinding, so later reports are not
+        // stranded (the batch's requests get an internal error: their senders are dropped).
+        // Only then: after a normal return another committer may already own the flag.
+        struct OnPanic<'a>(&'a FleetService);
+        impl Drop for OnPanic<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.lock_pending().committing = false;
+                }
+            }
+        }
+        let _guard = OnPanic(self);
+        loop {
+            let batch = {
+                let mut queue = self.lock_pending();
+                if queue.waiting.is_empty() {
+                    queue.committing = false;
+                    return;
+                }
+                std::mem::take(&mut queue.waiting)
+            };
+            self.commit(batch).await;
+        }
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Commits a batch (the ingest lock held) and answers each of its requests.
+    /// Commits a batch (by the one committer) and answers each of its requests.
     async fn commit(&self, batch: Vec<Pending>) {
         if batch.len() > 1 {
             let all: Vec<Device> = batch.iter().flat_map(|p| p.devices.clone()).collect();
@@ -171,15 +229,23 @@ impl FleetService {
     }
 
     async fn store_and_view(&self, devices: Vec<Device>) -> Result<Vec<StoredMachine>, ApiError> {
+        let started = std::time::Instant::now();
         let stored = self
             .store
             .upsert_machines(devices, Utc::now())
             .await
             .map_err(store_error)?;
+        let committed = started.elapsed();
         let mut view = self.write();
         for m in &stored {
             view.insert(&self.catalog, m.clone());
         }
+        tracing::debug!(
+            reports = stored.len(),
+            ?committed,
+            viewed = ?started.elapsed() - committed,
+            "ingest batch"
+        );
         Ok(stored)
     }
 }

@@ -22,6 +22,18 @@ fn parse_time(what: &str, s: &str) -> Result<DateTime<Utc>, StoreError> {
 
 const COLUMNS: &str = "id, device, first_seen, last_seen";
 
+const INSERT: &str = "INSERT INTO machines \
+    (id, computer_dns_name_lower, os_name, os_version, first_seen, last_seen, device)";
+/// A batch's rows from one JSON array (`?1`: `[[id, name, os name, os version, first seen,
+/// device], …]`), in array order; the `WHERE` is SQLite's rule for an upsert after a SELECT.
+const BATCH_ROWS: &str = "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+    value ->> 4, ?2, value ->> 5 FROM json_each(?1) WHERE true";
+/// `first_seen` is only written on insert: an existing machine keeps its own.
+const UPSERT: &str = "ON CONFLICT (id) DO UPDATE SET \
+    computer_dns_name_lower = excluded.computer_dns_name_lower, \
+    os_name = excluded.os_name, os_version = excluded.os_version, \
+    last_seen = excluded.last_seen, device = excluded.device";
+
 fn machine_from_row(row: &SqliteRow) -> Result<StoredMachine, StoreError> {
     let raw_id: String = row.try_get("id").map_err(|e| db("reading a machine", e))?;
     let what = format!("machine {raw_id}");
@@ -91,27 +103,30 @@ pub(crate) async fn upsert(
             .map_err(|e| db(context, e))?;
     }
     let last_seen = format_time(machines::store_time(now));
-    for row in &plan.rows {
-        // first_seen is only written on insert: an existing machine keeps its own.
-        sqlx::query(
-            "INSERT INTO machines (id, computer_dns_name_lower, os_name, os_version, first_seen, last_seen, device)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (id) DO UPDATE SET
-               computer_dns_name_lower = excluded.computer_dns_name_lower,
-               os_name = excluded.os_name, os_version = excluded.os_version,
-               last_seen = excluded.last_seen, device = excluded.device",
-        )
-        .bind(row.machine.id.as_str())
-        .bind(&row.name_key)
-        .bind(&row.os_name)
-        .bind(&row.os_version)
-        .bind(format_time(row.machine.first_seen))
+    let first_seen: Vec<String> = (plan.rows.iter())
+        .map(|r| format_time(r.machine.first_seen))
+        .collect();
+    let rows: Vec<[Option<&str>; 6]> = (plan.rows.iter().zip(&first_seen))
+        .map(|(r, first_seen)| {
+            [
+                Some(r.machine.id.as_str()),
+                Some(r.name_key.as_str()),
+                r.os_name.as_deref(),
+                r.os_version.as_deref(),
+                Some(first_seen.as_str()),
+                Some(r.device_json.as_str()),
+            ]
+        })
+        .collect();
+    // One statement for the whole batch: each statement is a round trip to SQLite's thread, so
+    // a batch of reports would otherwise cost as many as it has rows.
+    let batch = serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))?;
+    sqlx::query(&format!("{INSERT} {BATCH_ROWS} {UPSERT}"))
+        .bind(&batch)
         .bind(&last_seen)
-        .bind(&row.device_json)
         .execute(&mut *tx)
         .await
-        .map_err(|e| db(&format!("storing machine {} ({})", row.machine.id, row.name_key), e))?;
-    }
+        .map_err(|e| db(context, e))?;
     tx.commit().await.map_err(|e| db(context, e))?;
     Ok(plan.stored)
 }

@@ -18,12 +18,14 @@ use crate::ids::KbId;
 /// Per KB while a software query adds up: machines, CVEs fixed, machines per OS build.
 type KbTally = (u64, FxHashSet<VulnIx>, FxHashMap<Option<u32>, u64>);
 
-/// Index of a group.
-type GroupIx = u32;
+/// Index of a group: stable for the fleet's life (groups are never removed, only emptied).
+pub type GroupIx = u32;
 
 /// Machines sharing one state, and that state's evaluation.
 #[derive(Debug, Clone)]
 pub struct Group {
+    /// The group's index, a key for caches of per-group answers.
+    pub ix: GroupIx,
     /// The shared state.
     pub state: MachineState,
     /// How many machines are in it now.
@@ -81,8 +83,9 @@ impl Fleet {
     }
 
     /// Adds a machine or moves it to the group of its new state. Only a state never seen before
-    /// is evaluated.
-    pub fn upsert(&mut self, cat: &Catalog, machine: &str, state: MachineState) {
+    /// is evaluated. Returns whether the per-KB counts changed: false when a known machine
+    /// reports the state it already had, the common case of a steady fleet.
+    pub fn upsert(&mut self, cat: &Catalog, machine: &str, state: MachineState) -> bool {
         let new = match self.by_state.get(&state) {
             Some(&g) => g,
             None => {
@@ -90,6 +93,7 @@ impl Fleet {
                 let g = self.groups.len() as GroupIx;
                 self.by_state.insert(state.clone(), g);
                 self.groups.push(Group {
+                    ix: g,
                     state,
                     count: 0,
                     evaluation,
@@ -104,11 +108,12 @@ impl Fleet {
         };
         if let Some(old) = old {
             if old == new {
-                return;
+                return false;
             }
             self.adjust(old, -1);
         }
         self.adjust(new, 1);
+        true
     }
 
     /// Removes a machine; unknown ids are ignored.

@@ -18,21 +18,15 @@ use super::convert::{
 use super::{machine_not_found, need};
 use crate::auth::{Authorized, perm};
 use crate::dto::{
-    Machine, MachineVulnerability, ODataCollection, ODataEntity, PublicProductFixDto, Software,
-    Vulnerability, context,
+    JsonArray, Machine, MachineVulnerability, ODataCollection, ODataEntity, PublicProductFixDto,
+    RawCollection, Software, Vulnerability, context,
 };
 use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::fleet::{FleetService, FleetView};
-use crate::odata::{ODataQuery, Page};
+use crate::odata::ODataQuery;
 
 type Fleet = State<Option<Arc<FleetService>>>;
-
-/// A whole list as one page, for endpoints Defender does not page.
-fn whole<T>(items: Vec<T>) -> Page<T> {
-    let total = items.len();
-    Page::from_parts(items, total, 0, 0)
-}
 
 /// The stored machine and its group, or Defender's 404.
 fn find<'v>(view: &'v FleetView, id: &str) -> Result<(&'v StoredMachine, &'v Group), ApiError> {
@@ -79,18 +73,18 @@ pub async fn missing_kbs(
     State(fleet): Fleet,
     query: ODataQuery,
     ApiPath(id): ApiPath<String>,
-) -> Result<ODataCollection<PublicProductFixDto>, ApiError> {
+) -> Result<RawCollection, ApiError> {
     let fleet = need(fleet)?;
     let cat = fleet.catalog();
     let view = fleet.read();
     let (_, group) = find(&view, &id)?;
-    let items = group
-        .evaluation
-        .missing
-        .iter()
-        .map(|m| machine_fix(cat, &view, &group.state, m, query.extended))
-        .collect();
-    Ok(query.collection(context::PRODUCT_FIXES, whole(items)))
+    let value = view.answer(group.ix, query.extended, || {
+        let items: Vec<PublicProductFixDto> = (group.evaluation.missing.iter())
+            .map(|m| machine_fix(cat, &view, &group.state, m, query.extended))
+            .collect();
+        JsonArray::new(&items)
+    })?;
+    Ok(query.raw_collection(context::PRODUCT_FIXES, value))
 }
 
 /// `GET /api/machines/{id}/software`: the software of the machine's applicable products.

@@ -12,6 +12,7 @@ use super::convert::{
     VENDOR, asset_dto, release_time, software_counts, software_dto, vulnerability_dto,
 };
 use super::{need, software_not_found};
+use kbgap_core::report::cve_count;
 use crate::auth::{Authorized, perm};
 use crate::dto::{
     ODataCollection, ODataEntity, PublicAssetDto, PublicProductFixDto, Software, Vulnerability,
@@ -93,20 +94,13 @@ pub async fn missing_kbs(
         .into_iter()
         .map(|f| {
             let kb = cat.kb(f.kb);
-            let cves: BTreeSet<&str> = f
-                .fixes
-                .iter()
-                .map(|&v| &cat.vuln(v).id)
-                .filter(|v| v.is_cve())
-                .map(|v| v.as_str())
-                .collect();
             PublicProductFixDto::new(
                 kb.id,
                 kb.name.clone(),
                 f.os_build.map(i64::from),
                 vec![name.clone()],
                 i64::try_from(f.machine_missed_on).unwrap_or(i64::MAX),
-                i64::try_from(cves.len()).unwrap_or(i64::MAX),
+                i64::try_from(cve_count(cat, &f.fixes)).unwrap_or(i64::MAX),
             )
         })
         .collect();

@@ -76,6 +76,56 @@ pub struct ODataEntity<T> {
     pub entity: T,
 }
 
+/// Records already serialized as one JSON array, with their number: an answer the server keeps
+/// between requests.
+#[derive(Debug)]
+pub struct JsonArray {
+    /// The array, `[…]`.
+    pub json: String,
+    /// How many records it holds.
+    pub len: usize,
+}
+
+impl JsonArray {
+    /// Serializes records.
+    pub fn new<T: Serialize>(items: &[T]) -> Result<Self, ApiError> {
+        let json = serde_json::to_string(items)
+            .map_err(|e| ApiError::internal(format!("serializing a response: {e}")))?;
+        Ok(Self {
+            json,
+            len: items.len(),
+        })
+    }
+}
+
+/// A whole collection (no paging) whose records are already JSON: the same bytes as an
+/// [`ODataCollection`] of them, without serializing the records again.
+#[derive(Debug)]
+pub struct RawCollection {
+    /// `https://<host>/api/$metadata#<fragment>`.
+    pub context: String,
+    /// The number of records, when `$count=true`.
+    pub count: Option<u64>,
+    /// The records.
+    pub value: std::sync::Arc<JsonArray>,
+}
+
+impl IntoResponse for RawCollection {
+    fn into_response(self) -> Response {
+        let mut out = Vec::with_capacity(self.value.json.len() + self.context.len() + 64);
+        out.extend_from_slice(b"{\"@odata.context\":");
+        // A string always serializes.
+        let _ = serde_json::to_writer(&mut out, &self.context);
+        if let Some(n) = self.count {
+            out.extend_from_slice(format!(",\"@odata.count\":{n}").as_bytes());
+        }
+        out.extend_from_slice(b",\"value\":");
+        out.extend_from_slice(self.value.json.as_bytes());
+        out.push(b'}');
+        ([(header::CONTENT_TYPE, ODATA_JSON)], out).into_response()
+    }
+}
+
 fn json_response<T: Serialize>(body: &T) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => ([(header::CONTENT_TYPE, ODATA_JSON)], bytes).into_response(),

@@ -11,7 +11,7 @@ mod machine;
 mod software;
 mod vulnerability;
 
-pub use collection::{ODataCollection, ODataEntity, context};
+pub use collection::{JsonArray, ODataCollection, ODataEntity, RawCollection, context};
 pub use fix::{FixExtension, PublicProductFixDto};
 pub use machine::{
     DeviceValue, ExposureLevel, HealthStatus, Machine, MachineIpAddress, ManagedBy,

@@ -243,6 +243,19 @@ impl ODataQuery {
         format!("{}{}?{}", self.base().origin(), self.path, pieces.join("&"))
     }
 
+    /// A whole collection of records serialized already (answers kept between requests).
+    pub fn raw_collection(
+        &self,
+        fragment: &str,
+        value: std::sync::Arc<crate::dto::JsonArray>,
+    ) -> crate::dto::RawCollection {
+        crate::dto::RawCollection {
+            context: self.base().metadata_context(fragment),
+            count: self.count.then_some(value.len as u64),
+            value,
+        }
+    }
+
     /// Wraps a page as Defender's collection body: `@odata.context` for `fragment` (`Machines`,
     /// `Collection(microsoft.windowsDefenderATP.api.PublicProductFixDto)`), `@odata.count` when
     /// asked for, and `@odata.nextLink` when more remain.

@@ -323,12 +323,46 @@ async fn story(store: Arc<dyn Store>) {
             r#"{{"computerDnsName":"{n}","osName":"Microsoft Windows 10 Enterprise","osVersion":"10.0.19045","ubr":3570,"installationType":"Client","architecture":"x64","installedKbs":["KB5034122"]}}"#
         )
     };
+    // machineMissedOn follows the fleet: BULK-1's answer (kept between requests) is renewed
+    // when BULK-2 joins its group below, and stays when a known machine reports its state again.
+    let resp = api
+        .post(line("BULK-1").into_bytes(), "application/json")
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let bulk1: Value = resp.json().await.unwrap();
+    let kbs_path = format!(
+        "/api/machines/{}/getmissingkbs?$count=true",
+        bulk1["id"].as_str().unwrap()
+    );
+    let missed = |v: &Value| -> Vec<(String, i64)> {
+        (v["value"].as_array().unwrap().iter())
+            .map(|f| {
+                let id = f["id"].as_str().unwrap().to_owned();
+                (id, f["machineMissedOn"].as_i64().unwrap())
+            })
+            .collect()
+    };
+    let before = api.json(&kbs_path, kb_roles).await;
+    assert!(!missed(&before).is_empty());
+    assert_eq!(
+        before["@odata.count"].as_u64(),
+        Some(missed(&before).len() as u64)
+    );
     let body = format!("{}\n{}\n", line("BULK-1"), line("BULK-2"));
     let resp = api.post(body.into_bytes(), "application/x-ndjson").await;
     assert_eq!(resp.status().as_u16(), 200);
     let bulk: Value = resp.json().await.unwrap();
     assert_eq!(bulk["value"].as_array().unwrap().len(), 2);
     assert_eq!(api.machine_count().await, count + 2);
+    let joined: Vec<(String, i64)> = (missed(&before).into_iter())
+        .map(|(kb, n)| (kb, n + 1))
+        .collect();
+    assert_eq!(missed(&api.json(&kbs_path, kb_roles).await), joined);
+    let resp = api
+        .post(line("BULK-2").into_bytes(), "application/json")
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(missed(&api.json(&kbs_path, kb_roles).await), joined);
 
     // $filter, by name, and paging to the end.
     let v = api

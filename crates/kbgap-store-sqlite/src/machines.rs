@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use kbgap_core::{Device, MachineId};
-use kbgap_store::machines::{self, ExistingMachine, Lookup};
+use kbgap_store::machines::{self, ExistingMachine, Lookup, MachineRow};
 use kbgap_store::{StoreError, StoredMachine, codec};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
@@ -24,6 +24,8 @@ const COLUMNS: &str = "id, device, first_seen, last_seen";
 
 const INSERT: &str = "INSERT INTO machines \
     (id, computer_dns_name_lower, os_name, os_version, first_seen, last_seen, device)";
+/// Rows written by one INSERT statement.
+const ROWS_PER_STATEMENT: usize = 2_000;
 /// A batch's rows from one JSON array (`?1`: `[[id, name, os name, os version, first seen,
 /// device], …]`), in array order; the `WHERE` is SQLite's rule for an upsert after a SELECT.
 const BATCH_ROWS: &str = "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
@@ -103,32 +105,44 @@ pub(crate) async fn upsert(
             .map_err(|e| db(context, e))?;
     }
     let last_seen = format_time(machines::store_time(now));
-    let first_seen: Vec<String> = (plan.rows.iter())
-        .map(|r| format_time(r.machine.first_seen))
-        .collect();
-    let rows: Vec<[Option<&str>; 6]> = (plan.rows.iter().zip(&first_seen))
-        .map(|(r, first_seen)| {
-            [
-                Some(r.machine.id.as_str()),
-                Some(r.name_key.as_str()),
-                r.os_name.as_deref(),
-                r.os_version.as_deref(),
-                Some(first_seen.as_str()),
-                Some(r.device_json.as_str()),
-            ]
-        })
-        .collect();
-    // One statement for the whole batch: each statement is a round trip to SQLite's thread, so
-    // a batch of reports would otherwise cost as many as it has rows.
-    let batch = serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))?;
-    sqlx::query(&format!("{INSERT} {BATCH_ROWS} {UPSERT}"))
-        .bind(&batch)
-        .bind(&last_seen)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| db(context, e))?;
+    write_rows(&mut tx, &plan.rows, &last_seen).await?;
     tx.commit().await.map_err(|e| db(context, e))?;
     Ok(plan.stored)
+}
+
+/// Inserts or updates planned rows. A few statements for the whole batch: each statement is a
+/// round trip to SQLite's thread, so one per row would cost as many as the batch has rows;
+/// chunks bound the JSON built.
+async fn write_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    rows: &[MachineRow],
+    last_seen: &str,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let first_seen: Vec<String> = (chunk.iter())
+            .map(|r| format_time(r.machine.first_seen))
+            .collect();
+        let rows: Vec<[Option<&str>; 6]> = (chunk.iter().zip(&first_seen))
+            .map(|(r, first_seen)| {
+                [
+                    Some(r.machine.id.as_str()),
+                    Some(r.name_key.as_str()),
+                    r.os_name.as_deref(),
+                    r.os_version.as_deref(),
+                    Some(first_seen.as_str()),
+                    Some(r.device_json.as_str()),
+                ]
+            })
+            .collect();
+        let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))?;
+        sqlx::query(&format!("{INSERT} {BATCH_ROWS} {UPSERT}"))
+            .bind(&rows)
+            .bind(last_seen)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| db("storing machines", e))?;
+    }
+    Ok(())
 }
 
 /// One machine by id or name.

@@ -99,7 +99,8 @@ impl FixTable {
     pub(super) fn product(&self, product: usize) -> &ProductRows {
         self.decoded[product].get_or_init(|| {
             let (from, to) = (self.starts[product], self.starts[product + 1]);
-            let rows = &self.raw[self.rows_at + from as usize * ROW..self.rows_at + to as usize * ROW];
+            let rows =
+                &self.raw[self.rows_at + from as usize * ROW..self.rows_at + to as usize * ROW];
             ProductRows::new(rows.chunks_exact(ROW).map(decode).collect())
         })
     }
@@ -247,7 +248,11 @@ mod tests {
         assert_eq!(loaded.product(0).applicable.len(), 2);
         let kb1: Vec<u32> = loaded.product(0).of_kb(1).map(|f| f.vuln).collect();
         assert_eq!(kb1, [0, 1]);
-        assert_eq!(loaded.product(0).of_kb(0).count(), 0, "other-branch rows are not applicable");
+        assert_eq!(
+            loaded.product(0).of_kb(0).count(),
+            0,
+            "other-branch rows are not applicable"
+        );
     }
 
     #[test]

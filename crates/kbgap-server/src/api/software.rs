@@ -12,7 +12,6 @@ use super::convert::{
     VENDOR, asset_dto, release_time, software_counts, software_dto, vulnerability_dto,
 };
 use super::{need, software_not_found};
-use kbgap_core::report::cve_count;
 use crate::auth::{Authorized, perm};
 use crate::dto::{
     ODataCollection, ODataEntity, PublicAssetDto, PublicProductFixDto, Software, Vulnerability,
@@ -22,6 +21,7 @@ use crate::error::ApiError;
 use crate::extract::ApiPath;
 use crate::fleet::{FleetService, FleetView};
 use crate::odata::{ODataQuery, Page};
+use kbgap_core::report::cve_count;
 
 type Fleet = State<Option<Arc<FleetService>>>;
 

@@ -227,6 +227,7 @@ impl Builder {
         let fixes = super::fixtable::FixTable::from_rows(self.fix_table(&kb_by_id, &kbs));
         let cumulative = cumulative_updates(&kbs, &self.products, &kb_by_id, &supersedence);
         let (products_by_name, components, hosted) = self.name_indexes();
+        let kbs_len = kbs.len();
         Catalog {
             documents,
             product_by_id: self.product_by_id,
@@ -241,6 +242,7 @@ impl Builder {
             supersedence,
             cumulative_by_product: by_product(&cumulative),
             cumulative,
+            closures: lazy(kbs_len),
             warnings: self.warnings,
         }
     }
@@ -392,6 +394,11 @@ fn cumulative_updates(
 
 /// The fix rows that apply on each product's own branch.
 /// Empty per-product lazy indexes (`Catalog::kb_fixes`).
+/// `n` empty slots for values derived on first use.
+pub(super) fn lazy<T>(n: usize) -> Vec<std::sync::OnceLock<T>> {
+    (0..n).map(|_| std::sync::OnceLock::new()).collect()
+}
+
 /// Cumulative updates per OS product, sorted by revision.
 pub(super) fn by_product(
     cumulative: &FxHashMap<(KbIx, ProductIx), u32>,

@@ -130,6 +130,11 @@ pub struct Catalog {
     #[serde(skip)]
     cumulative_by_product: FxHashMap<ProductIx, Vec<(u32, KbIx)>>,
     warnings: Vec<CompileWarning>,
+    /// Per KB: the catalog KBs it transitively supersedes, itself included, built the first time
+    /// it is asked for (an evaluation needs those of the machine's installed and cumulative
+    /// updates; a server asks again for every new state). Derived, not part of snapshots.
+    #[serde(skip)]
+    closures: Vec<std::sync::OnceLock<crate::engine::bits::Bits>>,
 }
 
 impl Catalog {
@@ -221,6 +226,29 @@ impl Catalog {
     pub fn supersedes_closure(&self, kb: KbId) -> Vec<KbId> {
         self.supersedence.supersedes_closure(kb)
     }
+    /// Every catalog KB that `kb` transitively supersedes, `kb` included, as bits over KB
+    /// indexes. The walk goes through KBs outside the catalog too, so a chain with a gap in it
+    /// still reaches the older updates.
+    pub(crate) fn down_bits(&self, kb: KbIx) -> &crate::engine::bits::Bits {
+        self.closures[kb as usize].get_or_init(|| {
+            let mut down = rustc_hash::FxHashSet::default();
+            self.supersedence
+                .extend_down(self.kbs[kb as usize].id, &mut down);
+            let mut bits = crate::engine::bits::Bits::new(self.kbs.len());
+            for id in down {
+                if let Some(ix) = self.kb_ix(id) {
+                    bits.set(ix);
+                }
+            }
+            bits
+        })
+    }
+    /// The cumulative updates of an OS product as (revision, KB), by revision.
+    pub(crate) fn cumulative_of(&self, os: ProductIx) -> &[(u32, KbIx)] {
+        self.cumulative_by_product
+            .get(&os)
+            .map_or(&[][..], Vec::as_slice)
+    }
     /// The supersedence graph, for closures over many KBs at once.
     pub(crate) fn graph(&self) -> &supersedence::Graph {
         &self.supersedence
@@ -240,10 +268,7 @@ impl Catalog {
         os: ProductIx,
         revision: u32,
     ) -> impl Iterator<Item = KbIx> + '_ {
-        let list = self
-            .cumulative_by_product
-            .get(&os)
-            .map_or(&[][..], Vec::as_slice);
+        let list = self.cumulative_of(os);
         let end = list.partition_point(|&(r, _)| r <= revision);
         list[..end].iter().map(|&(_, k)| k)
     }

@@ -45,6 +45,7 @@ impl Catalog {
         let (products, vulns, kbs) = (cat.products.len(), cat.vulns.len(), cat.kbs.len());
         cat.fixes = FixTable::decode_section(Arc::new(bytes), at, products, vulns, kbs)?;
         cat.cumulative_by_product = super::compile::by_product(&cat.cumulative);
+        cat.closures = super::compile::lazy(kbs);
         Ok(cat)
     }
 }

@@ -14,6 +14,12 @@ impl Bits {
         self.0[w] |= 1 << b;
         !was
     }
+    /// Adds every member of `other` (of the same length).
+    pub(crate) fn union(&mut self, other: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= *b;
+        }
+    }
     #[inline]
     pub(crate) fn get(&self, i: u32) -> bool {
         let (w, b) = ((i / 64) as usize, i % 64);

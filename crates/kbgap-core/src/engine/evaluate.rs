@@ -29,20 +29,20 @@ pub(crate) struct Installed {
 }
 
 impl Installed {
-    /// Marks KBs present: the given ones, every cumulative update at or below the effective UBR
-    /// (a machine at that revision has them, whatever its KB list says), and everything those
-    /// transitively supersede — which reaches the older updates that carry no FixedBuild.
-    pub(crate) fn mark_present(&mut self, cat: &Catalog, mut down: FxHashSet<KbId>) {
-        if let Some(ubr) = self.effective_ubr {
-            for &os in &self.os {
-                for kb in cat.cumulative_up_to(os, ubr) {
-                    cat.graph().extend_down(cat.kb(kb).id, &mut down);
+    /// Marks present every cumulative update at or below the effective UBR (a machine at that
+    /// revision has them, whatever its KB list says) and everything they transitively supersede,
+    /// which reaches the older updates that carry no FixedBuild. Newest first: the newest
+    /// update's closure usually holds all older ones, which are then skipped.
+    fn mark_cumulative_present(&mut self, cat: &Catalog) {
+        let Some(ubr) = self.effective_ubr else {
+            return;
+        };
+        for &os in &self.os {
+            for &(rev, kb) in cat.cumulative_of(os).iter().rev() {
+                // `present` is closed downward, so a present KB's closure is in it already.
+                if rev <= ubr && !self.present.get(kb) {
+                    self.present.union(cat.down_bits(kb));
                 }
-            }
-        }
-        for id in down {
-            if let Some(ix) = cat.kb_ix(id) {
-                self.present.set(ix);
             }
         }
     }
@@ -144,17 +144,32 @@ pub(crate) fn installed_state(cat: &Catalog, m: &MachineState) -> Installed {
         build,
         os,
     };
-    let mut down = FxHashSet::default();
-    for &k in &m.installed {
-        cat.graph().extend_down(k, &mut down);
+    // Installed KBs and everything they supersede, newest number first so that an older KB
+    // already covered by a newer one's closure is skipped.
+    for &k in m.installed.iter().rev() {
+        match cat.kb_ix(k) {
+            Some(ix) if installed.present.get(ix) => {}
+            Some(ix) => installed.present.union(cat.down_bits(ix)),
+            None => {
+                // Not a Vendor Fix here, but it may supersede some: the walk reaches every
+                // catalog KB below it.
+                let mut down = FxHashSet::default();
+                cat.graph().extend_down(k, &mut down);
+                for ix in down.into_iter().filter_map(|id| cat.kb_ix(id)) {
+                    installed.present.set(ix);
+                }
+            }
+        }
     }
-    installed.effective_ubr = down
-        .iter()
-        .filter_map(|&id| cat.kb_ix(id))
-        .filter_map(|ix| installed.cumulative(cat, ix))
+    installed.effective_ubr = (installed.os.iter())
+        .filter_map(|&os| {
+            (cat.cumulative_of(os).iter().rev())
+                .find(|&&(_, kb)| installed.present.get(kb))
+                .map(|&(rev, _)| rev)
+        })
         .chain(m.ubr)
         .max();
-    installed.mark_present(cat, down);
+    installed.mark_cumulative_present(cat);
     installed
 }
 

@@ -9,7 +9,7 @@
 //! 4. A CVE is open on a product when none of its KBs for that product is satisfied.
 //! 5. Only the frontier is reported: KBs whose work no other missing KB already covers.
 
-mod bits;
+pub(crate) mod bits;
 mod evaluate;
 pub mod fleet;
 mod frontier;

@@ -12,7 +12,17 @@
       - installed KBs from Get-HotFix AND from the servicing (CBS) package list, because Get-HotFix
         misses cumulative updates installed as Package_for_RollupFix (their KB is only in the
         package's InstallLocation);
-      - software from the .NET Framework release key and both uninstall keys (64- and 32-bit).
+      - software from the .NET Framework release key and both uninstall keys (64- and 32-bit);
+      - hotpatch enrollment: the "Hotpatch Enrollment Package" targeting entry that Windows Server
+        Azure Edition / Azure Arc enrollment writes (Update\TargetingInfo\DynamicInstalled\
+        Hotpatch.*), or the Windows Autopatch policy Update/AllowRebootlessUpdates = 1 (Windows 11
+        Enterprise 24H2+), and in both cases virtualization-based security running, without which
+        Windows offers the machine cumulative updates instead of hotpatches;
+      - the WinRE image version, which decides Safe OS / WinRE dynamic updates (KB5034441,
+        KB5042320 style): the registry value WinREVersion that current servicing writes, else the
+        image that `reagentc /info` names, read with `dism /Get-ImageInfo` (Version + ServicePack
+        Build), Microsoft's documented way to check the WinRE image version. Reading the image needs
+        an elevated prompt; without one winreVersion is null.
     Runs on Windows PowerShell 5.1 and PowerShell 7; reads only, changes nothing.
 
 .PARAMETER Url
@@ -23,6 +33,10 @@
 
 .PARAMETER Id
     Optional machine id (40 lowercase hexadecimal characters); the server assigns one otherwise.
+
+.PARAMETER Hotpatch
+    Report the machine as hotpatch-enrolled even when no enrollment is visible on the machine
+    (enrollment managed only on the Azure side).
 
 .EXAMPLE
     .\kbgap-collect.ps1 > report.json ; kbgap scan report.json
@@ -35,7 +49,8 @@ param(
     [string] $Url,
     [string] $Token,
     [ValidatePattern('^[0-9a-f]{40}$')]
-    [string] $Id
+    [string] $Id,
+    [switch] $Hotpatch
 )
 
 Set-StrictMode -Version 2.0
@@ -170,6 +185,56 @@ function Get-Software {
     return @($list)
 }
 
+function Test-VbsRunning {
+    # Win32_DeviceGuard.VirtualizationBasedSecurityStatus: 2 = running (Microsoft's documented check).
+    try {
+        $params = @{ Namespace = 'root\Microsoft\Windows\DeviceGuard'; ClassName = 'Win32_DeviceGuard'; ErrorAction = 'Stop' }
+        if (Get-Command Get-CimInstance -ErrorAction SilentlyContinue) { $dg = Get-CimInstance @params }
+        else { $dg = Get-WmiObject -Namespace $params.Namespace -Class $params.ClassName -ErrorAction Stop }
+        return ($null -ne $dg -and $dg.VirtualizationBasedSecurityStatus -eq 2)
+    } catch {
+        return $false
+    }
+}
+
+function Get-HotpatchEnrolled {
+    if ($Hotpatch) { return $true }
+    # Windows Server Azure Edition / Arc: the enrollment package registers a targeting entry.
+    $targeting = "$NtKey\Update\TargetingInfo\DynamicInstalled"
+    $enrolled = @(Get-ChildItem -Path $targeting -ErrorAction SilentlyContinue |
+        Where-Object { $_.PSChildName -like 'Hotpatch.*' }).Count -gt 0
+    # Windows 11 Enterprise (Autopatch quality update policy): Policy CSP Update/AllowRebootlessUpdates.
+    $policy = Get-RegValue 'HKLM:\SOFTWARE\Microsoft\PolicyManager\current\device\Update' 'AllowRebootlessUpdates'
+    if ($policy -eq 1) { $enrolled = $true }
+    return ($enrolled -and (Test-VbsRunning))
+}
+
+function Get-WinReVersion {
+    # Current servicing records the WinRE image version beside the OS version.
+    $registered = Get-RegValue $NtKey 'WinREVersion'
+    if ($registered -match '^\d+\.\d+\.\d+\.\d+$') { return [string]$registered }
+    # Otherwise read the image itself: reagentc names it, DISM reads its version without mounting.
+    try {
+        $info = & reagentc.exe /info 2>$null
+        $location = $null
+        foreach ($line in @($info)) {
+            if ($line -match '(\\\\\?\\GLOBALROOT\\device\\\S+)') { $location = $Matches[1]; break }
+        }
+        if (-not $location) { return $null }
+        $image = Join-Path $location 'winre.wim'
+        $out = & dism.exe /English /Get-ImageInfo "/ImageFile:$image" /Index:1 2>$null
+        $version = $null; $spBuild = $null
+        foreach ($line in @($out)) {
+            if ($line -match '^\s*Version\s*:\s*(\d+\.\d+\.\d+)') { $version = $Matches[1] }
+            elseif ($line -match '^\s*ServicePack Build\s*:\s*(\d+)') { $spBuild = $Matches[1] }
+        }
+        if ($version -and $null -ne $spBuild) { return "$version.$spBuild" }
+    } catch {
+        # Not elevated, WinRE disabled, or no DISM: the version stays unknown.
+    }
+    return $null
+}
+
 function New-Report {
     $ubr = Get-RegValue $NtKey 'UBR'
     $displayVersion = Get-RegValue $NtKey 'DisplayVersion'
@@ -189,6 +254,8 @@ function New-Report {
     $report.displayVersion = $displayVersion
     $report.installedKbs = @(Get-InstalledKbs)
     $report.software = @(Get-Software)
+    $report.hotpatch = [bool](Get-HotpatchEnrolled)
+    $report.winreVersion = Get-WinReVersion
     $report.lastSeen = (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ')
     return $report
 }

@@ -20,5 +20,5 @@ pub mod report;
 pub use build::Build;
 pub use document::{Document, DocumentInfo, Revision, VendorFix, Vulnerability};
 pub use ids::{KbId, MachineId, ProductId, SoftwareId, VulnId};
-pub use kinds::{Architecture, InstallationType, Severity};
+pub use kinds::{Architecture, InstallationType, ServicingKind, Severity};
 pub use machine::{Device, InstalledSoftware, OsVersion};

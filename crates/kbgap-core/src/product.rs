@@ -126,9 +126,16 @@ fn windows_family(os: &str) -> Option<(&'static str, Option<String>)> {
         "windows 7",
         "windows vista",
     ];
-    let fam = FAMILIES.iter().find(|f| os.starts_with(**f))?;
-    let rest = os[fam.len()..].trim_start();
     let word = |s: &str| s.split([' ', ',', '(']).next().unwrap_or("").to_owned();
+    let Some(fam) = FAMILIES.iter().find(|f| os.starts_with(**f)) else {
+        // A Windows Server release newer than this list ("Windows Server 2028"): an OS whose
+        // build comes from its FixedBuilds (`Catalog::os_products_for_build`).
+        let year = word(os.strip_prefix("windows server ")?);
+        let is_year =
+            year.len() == 4 && year.starts_with("20") && year.bytes().all(|b| b.is_ascii_digit());
+        return is_year.then(|| ("windows server", Some(year)));
+    };
+    let rest = os[fam.len()..].trim_start();
     let (family, version) = match *fam {
         "windows server 2022, 23h2 edition" => ("windows server 2022", Some("23h2".to_owned())),
         "windows server 2012 r2" => ("windows server 2012", Some("r2".to_owned())),
@@ -269,6 +276,19 @@ mod tests {
             Some(18363)
         );
         assert!(!parse_facts("Windows 10 HLK Version 22H2").is_os);
+        // Releases newer than kbgap are still operating systems, with the build left to the
+        // catalog's FixedBuilds.
+        let f = parse_facts("Windows Server 2028 (Server Core installation)");
+        assert_eq!(
+            (f.is_os, f.build, f.server_core, f.family.as_str()),
+            (true, None, true, "windows server")
+        );
+        let f = parse_facts("Windows 11 Version 27H1 for ARM64-based Systems");
+        assert_eq!(
+            (f.is_os, f.build, f.architecture),
+            (true, None, Some(Architecture::Arm64))
+        );
+        assert!(!parse_facts("Windows Server Update Services 3.0 SP2").is_os);
     }
 
     #[test]

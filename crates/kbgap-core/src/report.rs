@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::catalog::{Catalog, KbIx, VulnIx};
 use crate::engine::{Evaluation, MachineState, MissingKb};
 use crate::ids::KbId;
-use crate::kinds::Severity;
+use crate::kinds::{ServicingKind, Severity};
 
 /// One missing KB in Defender's `PublicProductFixDto` shape, followed by kbgap's own fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,9 +30,12 @@ pub struct MissingKbEntry {
     pub cve_addressed: i64,
     /// Distinct CVEs open on the machine that installing it closes.
     pub open_cves_closed: i64,
-    /// Why it is missing.
+    /// Why it is missing: the rule that decided it, and what it covers.
     pub reason: String,
-    /// Missing KBs it makes unnecessary.
+    /// How Windows services it on the machine (`CumulativeUpdate`, `SafeOs`, `DotNet` …).
+    pub kind: ServicingKind,
+    /// Missing KBs it makes unnecessary, whether MSRC's Supercedence or the servicing model says
+    /// so.
     pub supersedes_missing: Vec<String>,
     /// Highest severity among what it closes.
     pub max_severity: Option<Severity>,
@@ -99,7 +102,8 @@ impl MissingKbEntry {
             machine_missed_on: 1,
             cve_addressed: cve_count(cat, &missing.fixes) as i64,
             open_cves_closed: cve_count(cat, &missing.closes) as i64,
-            reason: missing.reason.to_string(),
+            reason: format!("{}{}", missing.reason, covers(cat, m, missing)),
+            kind: missing.kind,
             supersedes_missing: missing
                 .supersedes_missing
                 .iter()
@@ -145,6 +149,31 @@ pub struct KbReport {
     pub superseded_by: Vec<String>,
 }
 
+/// What an entry covers, in words: "; covers KB4512578 and 31 older cumulative updates".
+fn covers(cat: &Catalog, m: &MachineState, missing: &MissingKb) -> String {
+    let mut covered: Vec<KbIx> = (missing.supersedes_missing.iter())
+        .filter_map(|&id| cat.kb_ix(id))
+        .collect();
+    covered.sort_by(|&a, &b| (&cat.kb(b).release_date, b).cmp(&(&cat.kb(a).release_date, a)));
+    let Some(&newest) = covered.first() else {
+        return String::new();
+    };
+    let kind_of = |kb: KbIx| {
+        (m.products.iter())
+            .filter_map(|&p| cat.kind_on(kb, p))
+            .min()
+    };
+    let same = covered.iter().all(|&k| kind_of(k) == kind_of(newest));
+    let what = match (same, kind_of(newest)) {
+        (true, Some(kind)) => format!("{kind}s"),
+        _ => "updates".to_owned(),
+    };
+    match covered.len() {
+        1 => format!("; covers KB{}", cat.kb(newest).id),
+        n => format!("; covers KB{} and {} older {what}", cat.kb(newest).id, n - 1),
+    }
+}
+
 /// One product in a [`KbReport`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -157,6 +186,8 @@ pub struct KbProductReport {
     pub software: String,
     /// FixedBuild on the product's own branch, else the first one given, else null.
     pub fixed_build: Option<String>,
+    /// How Windows services the KB on this product.
+    pub kind: ServicingKind,
     /// CVE ids (advisories excluded) it fixes on this product.
     pub cves: Vec<String>,
 }
@@ -192,6 +223,7 @@ impl KbReport {
                 name: p.name.clone(),
                 software: p.software.clone(),
                 fixed_build: native.or(kp.fixed_builds.first()).map(ToString::to_string),
+                kind: kp.kind,
                 cves: cve_ids(cat, &vulns),
             });
         }

@@ -68,7 +68,8 @@ pub enum InventoryError {
         /// What is wrong (serde's wording, or ours).
         message: String,
     },
-    /// The facts were read but name no OS that MSRC's catalog covers.
+    /// The facts were read but name no OS kbgap can identify (a release outside MSRC's coverage
+    /// is not an error: it is identified with its end-of-support reason).
     #[error("{file}: {location}: {error}")]
     Os {
         /// The source file name.
@@ -105,8 +106,6 @@ pub enum ErrorKind {
     Field,
     /// [`InventoryError::Json`].
     Json,
-    /// The OS is recognised but outside MSRC's catalog (XP, Server 2003, Windows 7 RTM …).
-    OutOfCoverage,
     /// A build number kbgap does not know (a future or preview release).
     UnknownBuild,
     /// A known release that has no MSRC product for the given architecture or installation type.
@@ -126,7 +125,6 @@ impl InventoryError {
             Self::Field { .. } => ErrorKind::Field,
             Self::Json { .. } => ErrorKind::Json,
             Self::Os { error, .. } => match error {
-                IdentifyError::OutOfCoverage { .. } => ErrorKind::OutOfCoverage,
                 IdentifyError::UnknownBuild { .. } => ErrorKind::UnknownBuild,
                 IdentifyError::NoProduct { .. } => ErrorKind::NoProduct,
             },

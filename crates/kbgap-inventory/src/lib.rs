@@ -20,11 +20,15 @@ mod systeminfo;
 use std::str::FromStr;
 
 use kbgap_core::Device;
+use kbgap_core::catalog::Catalog;
 
 pub use decode::{DecodeError, Decoded, decode};
 pub use error::{ErrorKind, InventoryError};
 pub use hotfixes::HotfixList;
-pub use overrides::{OsOverrides, apply_overrides, device_from_facts, merge_hotfixes};
+pub use overrides::{
+    OsOverrides, apply_overrides, apply_overrides_with, device_from_facts, device_from_facts_with,
+    merge_hotfixes,
+};
 
 /// The input formats kbgap reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -81,7 +85,20 @@ pub enum Inventory {
 }
 
 /// Reads one inventory file. `source` names the file in errors and warnings.
+///
+/// OS identification uses kbgap's compiled release table only; [`read_with`] also asks a catalog.
 pub fn read(bytes: &[u8], source: &str, format: Format) -> Result<Inventory, InventoryError> {
+    read_with(bytes, source, format, None)
+}
+
+/// [`read`], identifying a Windows 10/11/Server build that kbgap's compiled release table does
+/// not know from the FixedBuilds of `catalog` (see [`osid::identify_with`]).
+pub fn read_with(
+    bytes: &[u8],
+    source: &str,
+    format: Format,
+    catalog: Option<&Catalog>,
+) -> Result<Inventory, InventoryError> {
     let text = match decode(bytes) {
         Ok(d) => d.text,
         Err(DecodeError::Empty) => {
@@ -103,14 +120,14 @@ pub fn read(bytes: &[u8], source: &str, format: Format) -> Result<Inventory, Inv
         f => f,
     };
     match format {
-        Format::Systeminfo | Format::Auto => systeminfo::read(&text, source).map(Inventory::Device),
+        Format::Systeminfo | Format::Auto => systeminfo::read(&text, source, catalog).map(Inventory::Device),
         Format::Hotfixes => hotfixes::read(&text, source).map(Inventory::Hotfixes),
-        Format::Report => report::read(&text, source).map(Inventory::Device),
+        Format::Report => report::read(&text, source, catalog).map(Inventory::Device),
         Format::Osquery => {
             let mut de = serde_json::Deserializer::from_str(&text);
             let doc: serde_json::Value = serde_path_to_error::deserialize(&mut de)
                 .map_err(|e| report::json_error(source, &e))?;
-            osquery::read(&doc, source).map(Inventory::Device)
+            osquery::read(&doc, source, catalog).map(Inventory::Device)
         }
     }
 }

@@ -7,6 +7,7 @@
 //! or display version is the classic source of wrong answers (engine.md §2). The build number and
 //! installation type decide; every name below is spelled as in the newest MSRC document listing it.
 
+use kbgap_core::catalog::Catalog;
 use kbgap_core::{Architecture, InstallationType, OsVersion};
 
 /// What identification needs to know about a machine.
@@ -34,29 +35,25 @@ pub struct Identified {
     pub installation_type: InstallationType,
     /// Things the user should know (a core-only release, a release whose support has ended).
     pub warnings: Vec<String>,
+    /// Why MSRC covers this release no more, in plain words (Windows XP, Server 2003, Vista and
+    /// Server 2008 before Service Pack 2 …); `products` is then empty. `None` for covered releases.
+    pub end_of_support: Option<String>,
 }
 
 /// Why the facts name no MSRC product.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentifyError {
-    /// A real Windows release that MSRC's security-update documents do not cover.
-    #[error("{release} ({version}) is not covered: {reason}")]
-    OutOfCoverage {
-        /// The release in plain words ("Windows XP Service Pack 3").
-        release: String,
-        /// Its version.
-        version: OsVersion,
-        /// Why it is not covered.
-        reason: &'static str,
-    },
     /// A build number kbgap does not know: a newer, preview or mistyped release.
     #[error(
-        "build {version} is not a Windows release kbgap knows (a newer or preview build, or a typo?); \
-         refusing to guess its MSRC product"
+        "build {version} is not a Windows release kbgap knows{} (a newer or preview build, or a \
+         typo?); refusing to guess its MSRC product",
+        if *.catalog_checked { ", and no OS product of the catalog names it in a FixedBuild" } else { "" }
     )]
     UnknownBuild {
         /// The unknown version.
         version: OsVersion,
+        /// Whether the catalog's FixedBuilds were searched too.
+        catalog_checked: bool,
     },
     /// A known release without an MSRC product for this architecture or installation type.
     #[error("{release}: {detail}")]
@@ -184,14 +181,26 @@ static SERVERS: &[Release] = &[
     },
 ];
 
-/// Identifies the MSRC product of an OS from its facts.
+/// Identifies the MSRC product of an OS from its facts, with kbgap's compiled release table only.
 ///
 /// Never guesses: an unknown build, an architecture the release was not built for, or a client
-/// build on a server (and the reverse) is an error that says so.
+/// build on a server (and the reverse) is an error that says so. A release outside MSRC's
+/// coverage (XP, Server 2003 …) is identified with no product and the reason in
+/// [`Identified::end_of_support`].
 pub fn identify(facts: &OsFacts) -> Result<Identified, IdentifyError> {
+    identify_with(facts, None)
+}
+
+/// [`identify`], and for a `10.0` build the compiled table does not know, the OS products whose
+/// FixedBuilds in `catalog` name it ([`Catalog::os_products_for_build`]): a catalog that lists a
+/// Windows release newer than kbgap identifies it. The compiled table stays the first choice.
+pub fn identify_with(
+    facts: &OsFacts,
+    catalog: Option<&Catalog>,
+) -> Result<Identified, IdentifyError> {
     let v = facts.version;
-    if let Some(err) = out_of_coverage(facts) {
-        return Err(err);
+    if let Some(eos) = out_of_coverage(facts) {
+        return Ok(eos);
     }
     let server = facts.installation_type.is_server();
     let (own, other) = if server {
@@ -210,9 +219,77 @@ pub fn identify(facts: &OsFacts) -> Result<Identified, IdentifyError> {
                     facts.installation_type
                 ),
             }),
-            None => Err(IdentifyError::UnknownBuild { version: v }),
+            None => match catalog {
+                Some(cat) if v.major == 10 && v.minor == 0 => from_catalog(cat, facts)
+                    .ok_or(IdentifyError::UnknownBuild {
+                        version: v,
+                        catalog_checked: true,
+                    }),
+                _ => Err(IdentifyError::UnknownBuild {
+                    version: v,
+                    catalog_checked: false,
+                }),
+            },
         },
     }
+}
+
+/// Identification from the catalog's FixedBuilds alone (what [`identify_with`] falls back to).
+///
+/// A server reported as a full installation whose release exists only as Server Core (and the
+/// reverse) gets the product that exists, with a warning, as the compiled table does.
+pub fn from_catalog(cat: &Catalog, facts: &OsFacts) -> Option<Identified> {
+    let v = facts.version;
+    if v.major != 10 || v.minor != 0 {
+        return None;
+    }
+    let arch = Some(facts.architecture);
+    let ask = |it| cat.os_products_for_build(v.build, Some(it), arch);
+    let asked = facts.installation_type;
+    let mut products = ask(asked);
+    let mut installation_type = asked;
+    let mut warnings = Vec::new();
+    let swap = match asked {
+        InstallationType::Server => Some(InstallationType::ServerCore),
+        InstallationType::ServerCore => Some(InstallationType::Server),
+        InstallationType::Client => None,
+    };
+    if let (true, Some(other)) = (products.is_empty(), swap) {
+        products = ask(other);
+        installation_type = other;
+        if !products.is_empty() {
+            warnings.push(format!(
+                "build {v} has no {asked} product in MSRC's catalog: reported as {other}"
+            ));
+        }
+    }
+    if products.is_empty() {
+        return None;
+    }
+    let release = release_of(&products[0]);
+    warnings.push(format!(
+        "build {v} is newer than kbgap's own release table: identified from the catalog, whose \
+         FixedBuilds name it for {}",
+        products.join(", ")
+    ));
+    Some(Identified {
+        release,
+        products,
+        installation_type,
+        warnings,
+        end_of_support: None,
+    })
+}
+
+/// "Windows 11 Version 27H1 for x64-based Systems" → "Windows 11 Version 27H1";
+/// "Windows Server 2028 (Server Core installation)" → "Windows Server 2028".
+fn release_of(product: &str) -> String {
+    let end = [" for ", " ("]
+        .iter()
+        .filter_map(|m| product.find(m))
+        .min()
+        .unwrap_or(product.len());
+    product[..end].trim().to_owned()
 }
 
 fn find(table: &'static [Release], v: OsVersion) -> Option<&'static Release> {
@@ -264,12 +341,13 @@ fn pick(release: &Release, facts: &OsFacts) -> Result<Identified, IdentifyError>
         products: vec![product.to_owned()],
         installation_type,
         warnings,
+        end_of_support: None,
     })
 }
 
-/// Recognises releases older than MSRC's catalog, so they get a plain reason rather than an
-/// "unknown build".
-fn out_of_coverage(facts: &OsFacts) -> Option<IdentifyError> {
+/// Recognises releases outside MSRC's coverage, so they are accepted with a plain reason instead
+/// of an "unknown build": an unpatchable machine is exactly what an admin must see.
+fn out_of_coverage(facts: &OsFacts) -> Option<Identified> {
     let v = facts.version;
     let server = facts.installation_type.is_server();
     let sp = facts
@@ -277,59 +355,89 @@ fn out_of_coverage(facts: &OsFacts) -> Option<IdentifyError> {
         .filter(|n| *n > 0)
         .map(|n| format!(" Service Pack {n}"))
         .unwrap_or_default();
-    let (release, reason): (String, &'static str) = match (v.major, v.minor, v.build) {
-        (1..=4, _, _) => (format!("Windows NT {}.{}", v.major, v.minor), NO_DOCS),
-        (5, 0, _) => (format!("Windows 2000{sp}"), NO_DOCS),
-        (5, 1, _) => (
-            format!("Windows XP{sp}"),
-            "MSRC's security-update documents start in 2016 and cover no XP release",
-        ),
-        (5, 2, _) if server => (
-            format!("Windows Server 2003{sp}"),
-            "its support ended in July 2015, before MSRC's security-update documents start (2016)",
-        ),
-        (5, 2, _) => (
-            format!("Windows XP Professional x64 Edition{sp}"),
-            "MSRC's security-update documents start in 2016 and cover no XP release",
-        ),
-        (6, 0, 6000 | 6001) if server => (
-            "Windows Server 2008 without Service Pack 2".to_owned(),
-            "MSRC lists Windows Server 2008 only with Service Pack 2 (build 6002/6003)",
-        ),
-        (6, 0, 6000 | 6001) => (
-            format!(
-                "Windows Vista{}",
-                if v.build == 6001 {
-                    " Service Pack 1"
-                } else {
-                    ""
-                }
+    let (release, reason, advice): (String, &'static str, &'static str) =
+        match (v.major, v.minor, v.build) {
+            (1..=4, _, _) => (
+                format!("Windows NT {}.{}", v.major, v.minor),
+                NO_DOCS,
+                UPGRADE,
             ),
-            "MSRC lists Windows Vista only with Service Pack 2 (build 6002)",
-        ),
-        (6, 1, 7600) if server => (
-            "Windows Server 2008 R2 without Service Pack 1".to_owned(),
-            "MSRC lists Windows Server 2008 R2 only with Service Pack 1 (build 7601)",
-        ),
-        (6, 1, 7600) => (
-            "Windows 7 without Service Pack 1".to_owned(),
-            "MSRC lists Windows 7 only with Service Pack 1 (build 7601)",
-        ),
-        (6, 2, 9200) if !server => (
-            "Windows 8".to_owned(),
-            "its support ended in January 2016, before MSRC's security-update documents start; MSRC lists Windows 8.1 only",
-        ),
-        _ => return None,
-    };
-    Some(IdentifyError::OutOfCoverage {
+            (5, 0, _) => (
+                format!("Windows 2000{sp}"),
+                "Microsoft ended its support in July 2010, and MSRC's security-update documents \
+                 (from 2016) cover no release this old",
+                UPGRADE,
+            ),
+            (5, 1, _) => (
+                format!("Windows XP{sp}"),
+                "Microsoft ended its support in April 2014, and MSRC's security-update documents \
+                 (from 2016) cover no XP release",
+                UPGRADE,
+            ),
+            (5, 2, _) if server => (
+                format!("Windows Server 2003{sp}"),
+                "Microsoft ended its support in July 2015, before MSRC's security-update documents \
+                 start (2016)",
+                UPGRADE,
+            ),
+            (5, 2, _) => (
+                format!("Windows XP Professional x64 Edition{sp}"),
+                "Microsoft ended its support in April 2014, and MSRC's security-update documents \
+                 (from 2016) cover no XP release",
+                UPGRADE,
+            ),
+            (6, 0, 6000 | 6001) if server => (
+                "Windows Server 2008 without Service Pack 2".to_owned(),
+                "MSRC lists Windows Server 2008 only with Service Pack 2 (build 6002/6003)",
+                "install Service Pack 2, or better, upgrade it to a supported Windows release",
+            ),
+            (6, 0, 6000 | 6001) => (
+                format!(
+                    "Windows Vista{}",
+                    if v.build == 6001 {
+                        " Service Pack 1"
+                    } else {
+                        ""
+                    }
+                ),
+                "MSRC lists Windows Vista only with Service Pack 2 (build 6002), and Microsoft \
+                 ended Vista's support in April 2017",
+                UPGRADE,
+            ),
+            (6, 1, 7600) if server => (
+                "Windows Server 2008 R2 without Service Pack 1".to_owned(),
+                "MSRC lists Windows Server 2008 R2 only with Service Pack 1 (build 7601)",
+                "install Service Pack 1, or better, upgrade it to a supported Windows release",
+            ),
+            (6, 1, 7600) => (
+                "Windows 7 without Service Pack 1".to_owned(),
+                "MSRC lists Windows 7 only with Service Pack 1 (build 7601)",
+                "install Service Pack 1, or better, upgrade it to a supported Windows release",
+            ),
+            (6, 2, 9200) if !server => (
+                "Windows 8".to_owned(),
+                "Microsoft ended its support in January 2016, before MSRC's security-update \
+                 documents start; MSRC lists Windows 8.1 only",
+                UPGRADE,
+            ),
+            _ => return None,
+        };
+    Some(Identified {
+        end_of_support: Some(format!(
+            "{release} ({v}) is out of support: {reason}. No security update is listed for it, so \
+             kbgap cannot tell what it misses; {advice}."
+        )),
         release,
-        version: v,
-        reason,
+        products: Vec::new(),
+        installation_type: facts.installation_type,
+        warnings: Vec::new(),
     })
 }
 
 const NO_DOCS: &str =
     "MSRC's security-update documents start in 2016 and cover no release this old";
+
+const UPGRADE: &str = "upgrade it to a supported Windows release";
 
 #[cfg(test)]
 mod tests {
@@ -513,28 +621,55 @@ mod tests {
     }
 
     #[test]
-    fn old_releases_are_out_of_coverage_in_plain_words() {
+    fn old_releases_are_accepted_as_end_of_support_in_plain_words() {
         let mut f = facts(2600, Client, X86);
         f.service_pack = Some(3);
-        let e = identify(&f).unwrap_err();
+        let id = identify(&f).unwrap();
+        assert_eq!(id.release, "Windows XP Service Pack 3");
+        assert!(id.products.is_empty());
         assert_eq!(
-            e.to_string(),
-            "Windows XP Service Pack 3 (5.1.2600) is not covered: MSRC's security-update documents start in 2016 and cover no XP release"
+            id.end_of_support.as_deref(),
+            Some(
+                "Windows XP Service Pack 3 (5.1.2600) is out of support: Microsoft ended its support in \
+                 April 2014, and MSRC's security-update documents (from 2016) cover no XP release. No \
+                 security update is listed for it, so kbgap cannot tell what it misses; upgrade it to a \
+                 supported Windows release."
+            )
         );
-        for (b, it) in [
-            (3790, Server),
-            (3790, Client),
-            (6001, Server),
-            (6000, Client),
-            (7600, Client),
-            (7600, Server),
-            (9200, Client),
+        for (b, it, release) in [
+            (3790, Server, "Windows Server 2003"),
+            (3790, Client, "Windows XP Professional x64 Edition"),
+            (6001, Server, "Windows Server 2008 without Service Pack 2"),
+            (6000, Client, "Windows Vista"),
+            (6001, Client, "Windows Vista Service Pack 1"),
+            (7600, Client, "Windows 7 without Service Pack 1"),
+            (7600, Server, "Windows Server 2008 R2 without Service Pack 1"),
+            (9200, Client, "Windows 8"),
         ] {
-            let e = identify(&facts(b, it, X64)).unwrap_err();
-            assert!(
-                matches!(e, IdentifyError::OutOfCoverage { .. }),
-                "{b} {it}: {e}"
-            );
+            let id = identify(&facts(b, it, X64)).unwrap();
+            assert_eq!(id.release, release);
+            assert!(id.products.is_empty(), "{b} {it}");
+            assert_eq!(id.installation_type, it);
+            let why = id.end_of_support.unwrap();
+            assert!(why.starts_with(&format!("{release} (")), "{why}");
+            assert!(why.contains("is out of support"), "{why}");
         }
+        // Covered releases carry no end-of-support note, even old ones still in MSRC's documents.
+        for (b, it) in [(6002, Client), (6003, Server), (7601, Client), (9600, Client)] {
+            assert_eq!(identify(&facts(b, it, X64)).unwrap().end_of_support, None);
+        }
+    }
+
+    #[test]
+    fn release_names_from_product_names() {
+        assert_eq!(
+            release_of("Windows 11 Version 27H1 for x64-based Systems"),
+            "Windows 11 Version 27H1"
+        );
+        assert_eq!(
+            release_of("Windows Server 2028 (Server Core installation)"),
+            "Windows Server 2028"
+        );
+        assert_eq!(release_of("Windows Server 2028"), "Windows Server 2028");
     }
 }

@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use kbgap_core::catalog::Catalog;
 use kbgap_core::{Architecture, Device, InstallationType, InstalledSoftware, OsVersion};
 
 use crate::error::InventoryError;
@@ -105,7 +106,7 @@ const VERSION: &[(&str, &str)] = &[
 ];
 
 /// Reads osquery results into a machine state.
-pub fn read(doc: &Value, file: &str) -> Result<Device, InventoryError> {
+pub fn read(doc: &Value, file: &str, catalog: Option<&Catalog>) -> Result<Device, InventoryError> {
     let (version, ubr) = version_and_ubr(doc, file)?;
     let mut device = Device {
         computer_dns_name: first(doc, HOST).unwrap_or_default(),
@@ -123,7 +124,7 @@ pub fn read(doc: &Value, file: &str) -> Result<Device, InventoryError> {
         );
     }
     device.installed_kbs = kbs(doc, &mut device.warnings);
-    identify(&mut device, file)?;
+    identify(&mut device, file, catalog)?;
     Ok(device)
 }
 
@@ -199,7 +200,11 @@ fn software(doc: &Value) -> Vec<InstalledSoftware> {
 
 /// osquery does not report the installation type: a caption naming a server means a server,
 /// assumed a full installation (said in a warning).
-fn identify(device: &mut Device, file: &str) -> Result<(), InventoryError> {
+fn identify(
+    device: &mut Device,
+    file: &str,
+    catalog: Option<&Catalog>,
+) -> Result<(), InventoryError> {
     let server = device
         .os_name
         .as_deref()
@@ -218,12 +223,12 @@ fn identify(device: &mut Device, file: &str) -> Result<(), InventoryError> {
         architecture: device.architecture.unwrap_or(Architecture::X64),
         service_pack: None,
     };
-    let id = osid::identify(&facts).map_err(|error| InventoryError::Os {
+    let id = osid::identify_with(&facts, catalog).map_err(|error| InventoryError::Os {
         file: file.to_owned(),
         location: "field \"os_version[0].version\"".to_owned(),
         error,
     })?;
-    if id.installation_type == InstallationType::Server {
+    if id.installation_type == InstallationType::Server && id.end_of_support.is_none() {
         device.warnings.push(format!(
             "osquery results do not tell Server Core from a full installation: assumed a full installation ({}); \
              give the installation type \"Server Core\" if this machine is Server Core",
@@ -232,6 +237,7 @@ fn identify(device: &mut Device, file: &str) -> Result<(), InventoryError> {
     }
     device.installation_type = Some(id.installation_type);
     device.products = id.products;
+    device.end_of_support = id.end_of_support;
     device.warnings.extend(id.warnings);
     Ok(())
 }

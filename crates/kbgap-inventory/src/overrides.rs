@@ -2,6 +2,7 @@
 //! systeminfo, the UBR), building a machine from a hotfix list plus facts, and merging hotfix
 //! lists into a machine.
 
+use kbgap_core::catalog::Catalog;
 use kbgap_core::{Architecture, Device, InstallationType, OsVersion};
 
 use crate::error::InventoryError;
@@ -31,6 +32,15 @@ const CORE_ASSUMPTION: &str = "cannot tell Server Core from a full installation"
 
 /// Applies the overrides to a machine read from a file and names its OS products again.
 pub fn apply_overrides(device: &mut Device, o: &OsOverrides) -> Result<(), InventoryError> {
+    apply_overrides_with(device, o, None)
+}
+
+/// [`apply_overrides`], identifying builds newer than kbgap from `catalog`.
+pub fn apply_overrides_with(
+    device: &mut Device,
+    o: &OsOverrides,
+    catalog: Option<&Catalog>,
+) -> Result<(), InventoryError> {
     let file = device.computer_dns_name.clone();
     set(&mut device.os_version, o.os_version);
     set(&mut device.ubr, o.ubr);
@@ -43,7 +53,7 @@ pub fn apply_overrides(device: &mut Device, o: &OsOverrides) -> Result<(), Inven
         device.installation_type = Some(it);
         device.warnings.retain(|w| !w.contains(CORE_ASSUMPTION));
     }
-    reidentify(device, &file)
+    reidentify(device, &file, catalog)
 }
 
 fn set<T: Copy>(slot: &mut Option<T>, value: Option<T>) {
@@ -54,7 +64,11 @@ fn set<T: Copy>(slot: &mut Option<T>, value: Option<T>) {
 
 /// Names the OS products of a machine from its current facts, replacing the old names and the
 /// old identification warnings.
-fn reidentify(device: &mut Device, file: &str) -> Result<(), InventoryError> {
+fn reidentify(
+    device: &mut Device,
+    file: &str,
+    catalog: Option<&Catalog>,
+) -> Result<(), InventoryError> {
     let missing = |fact, hint| InventoryError::MissingFact {
         file: file.to_owned(),
         fact,
@@ -81,13 +95,14 @@ fn reidentify(device: &mut Device, file: &str) -> Result<(), InventoryError> {
         })?,
         service_pack: device.service_pack,
     };
-    let id = osid::identify(&facts).map_err(|error| InventoryError::Os {
+    let id = osid::identify_with(&facts, catalog).map_err(|error| InventoryError::Os {
         file: file.to_owned(),
         location: "options".to_owned(),
         error,
     })?;
     device.installation_type = Some(id.installation_type);
     device.products = id.products;
+    device.end_of_support = id.end_of_support;
     for w in id.warnings {
         if !device.warnings.contains(&w) {
             device.warnings.push(w);
@@ -104,6 +119,16 @@ pub fn device_from_facts(
     list: &HotfixList,
     source: &str,
 ) -> Result<Device, InventoryError> {
+    device_from_facts_with(o, list, source, None)
+}
+
+/// [`device_from_facts`], identifying builds newer than kbgap from `catalog`.
+pub fn device_from_facts_with(
+    o: &OsOverrides,
+    list: &HotfixList,
+    source: &str,
+    catalog: Option<&Catalog>,
+) -> Result<Device, InventoryError> {
     let mut device = Device {
         computer_dns_name: o
             .computer_name
@@ -118,7 +143,7 @@ pub fn device_from_facts(
         warnings: list.warnings.clone(),
         ..Device::default()
     };
-    reidentify(&mut device, source)?;
+    reidentify(&mut device, source, catalog)?;
     Ok(device)
 }
 

@@ -8,8 +8,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
 
+use kbgap_core::catalog::Catalog;
 use kbgap_core::{
-    Architecture, Device, InstallationType, InstalledSoftware, KbId, MachineId, OsVersion,
+    Architecture, Build, Device, InstallationType, InstalledSoftware, KbId, MachineId, OsVersion,
 };
 
 use crate::error::InventoryError;
@@ -36,6 +37,12 @@ struct Report {
     software: Vec<InstalledSoftware>,
     #[serde(default)]
     last_seen: Option<String>,
+    /// Enrolled in hotpatch; `null` or absent means not enrolled.
+    #[serde(default)]
+    hotpatch: Option<bool>,
+    /// The WinRE image version (`10.0.19041.5000`).
+    #[serde(default)]
+    winre_version: Option<Parsed<Build>>,
 }
 
 /// A value read from a string through its `FromStr`, so the error says what kbgap expects
@@ -43,7 +50,11 @@ struct Report {
 #[derive(Debug)]
 struct Parsed<T>(T);
 
-impl<'de, T: FromStr<Err = String>> Deserialize<'de> for Parsed<T> {
+impl<'de, T> Deserialize<'de> for Parsed<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map(Parsed).map_err(serde::de::Error::custom)
@@ -70,8 +81,8 @@ impl<'de> Deserialize<'de> for Kb {
     }
 }
 
-/// Reads a machine report.
-pub fn read(text: &str, file: &str) -> Result<Device, InventoryError> {
+/// Reads a machine report; `catalog` identifies builds newer than kbgap.
+pub fn read(text: &str, file: &str, catalog: Option<&Catalog>) -> Result<Device, InventoryError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let report: Report =
         serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(file, &e))?;
@@ -81,7 +92,7 @@ pub fn read(text: &str, file: &str) -> Result<Device, InventoryError> {
         architecture: report.architecture.0,
         service_pack: None,
     };
-    let id = osid::identify(&facts).map_err(|error| InventoryError::Os {
+    let id = osid::identify_with(&facts, catalog).map_err(|error| InventoryError::Os {
         file: file.to_owned(),
         location: "field \"osVersion\"".to_owned(),
         error,
@@ -102,6 +113,10 @@ pub fn read(text: &str, file: &str) -> Result<Device, InventoryError> {
         locale: None,
         last_seen: report.last_seen,
         warnings: id.warnings,
+        end_of_support: id.end_of_support,
+        hotpatch: report.hotpatch.unwrap_or(false),
+        winre_version: report.winre_version.map(|v| v.0),
+        ..Device::default()
     })
 }
 

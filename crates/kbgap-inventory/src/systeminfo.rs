@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use kbgap_core::catalog::Catalog;
 use kbgap_core::{Architecture, Device, InstallationType, KbId, OsVersion};
 
 use crate::error::InventoryError;
@@ -212,8 +213,8 @@ pub(crate) fn looks_like(text: &str) -> bool {
             .any(|f| parse_version_line(f.value).is_some())
 }
 
-/// Reads systeminfo text into a machine state.
-pub fn read(text: &str, file: &str) -> Result<Device, InventoryError> {
+/// Reads systeminfo text into a machine state; `catalog` identifies builds newer than kbgap.
+pub fn read(text: &str, file: &str, catalog: Option<&Catalog>) -> Result<Device, InventoryError> {
     let fields = fields(text);
     let loc = locate(&fields);
     let v = loc
@@ -237,7 +238,7 @@ pub fn read(text: &str, file: &str) -> Result<Device, InventoryError> {
     device.warnings.append(&mut warnings);
     let config = loc.get(Label::OsConfiguration).map(|i| &fields[i]);
     let it = installation_type(config, device.os_name.as_deref(), &mut device.warnings);
-    identify(&mut device, it, file, fields[v].line)?;
+    identify(&mut device, it, file, fields[v].line, catalog)?;
     Ok(device)
 }
 
@@ -306,6 +307,7 @@ fn identify(
     it: InstallationType,
     file: &str,
     line: usize,
+    catalog: Option<&Catalog>,
 ) -> Result<(), InventoryError> {
     let facts = OsFacts {
         version: device.os_version.unwrap_or(OsVersion {
@@ -317,12 +319,12 @@ fn identify(
         architecture: device.architecture.unwrap_or(Architecture::X64),
         service_pack: device.service_pack,
     };
-    let id = osid::identify(&facts).map_err(|error| InventoryError::Os {
+    let id = osid::identify_with(&facts, catalog).map_err(|error| InventoryError::Os {
         file: file.to_owned(),
         location: format!("line {line} (OS Version)"),
         error,
     })?;
-    if id.installation_type == InstallationType::Server {
+    if id.installation_type == InstallationType::Server && id.end_of_support.is_none() {
         device.warnings.push(format!(
             "systeminfo cannot tell Server Core from a full installation: assumed a full installation ({}); \
              give the installation type \"Server Core\" if this machine is Server Core",
@@ -331,6 +333,7 @@ fn identify(
     }
     device.installation_type = Some(id.installation_type);
     device.products = id.products;
+    device.end_of_support = id.end_of_support;
     device.warnings.extend(id.warnings);
     Ok(())
 }

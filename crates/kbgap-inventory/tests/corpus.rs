@@ -12,6 +12,8 @@ use kbgap_inventory::{ErrorKind, Inventory, decode};
 #[derive(Debug, PartialEq)]
 enum Expect {
     Device,
+    /// A machine whose OS MSRC covers no more: no products, the reason in `end_of_support`.
+    EndOfSupport,
     Hotfixes,
     Error(ErrorKind),
 }
@@ -30,7 +32,7 @@ fn expected(name: &str) -> Expect {
     } else if name.contains("_qfe") || name.contains("_updates") {
         Expect::Hotfixes
     } else if old_os.iter().any(|p| name.starts_with(p)) {
-        Expect::Error(ErrorKind::OutOfCoverage)
+        Expect::EndOfSupport
     } else {
         Expect::Device
     }
@@ -45,9 +47,16 @@ fn every_corpus_file_gives_a_machine_a_hotfix_list_or_a_precise_reason() {
         .collect();
     names.sort();
     assert_eq!(names.len(), 55);
-    let mut tally = [0usize; 3];
+    let mut tally = [0usize; 4];
     for name in &names {
         let got = match read_file(corpus_dir(), name) {
+            Ok(Inventory::Device(d)) if d.end_of_support.is_some() => {
+                assert!(
+                    d.products.is_empty() && d.os_version.is_some(),
+                    "{name}: {d:?}"
+                );
+                Expect::EndOfSupport
+            }
             Ok(Inventory::Device(d)) => {
                 assert!(
                     !d.products.is_empty() && d.os_version.is_some(),
@@ -66,32 +75,58 @@ fn every_corpus_file_gives_a_machine_a_hotfix_list_or_a_precise_reason() {
         };
         tally[match got {
             Expect::Device => 0,
-            Expect::Hotfixes => 1,
-            Expect::Error(_) => 2,
+            Expect::EndOfSupport => 1,
+            Expect::Hotfixes => 2,
+            Expect::Error(_) => 3,
         }] += 1;
         assert_eq!(got, expected(name), "{name}");
     }
-    assert_eq!(tally, [24, 17, 14], "devices, hotfix lists, errors");
+    assert_eq!(
+        tally,
+        [24, 13, 17, 1],
+        "devices, end-of-support devices, hotfix lists, errors"
+    );
 }
 
 #[test]
-fn xp_is_out_of_coverage_in_plain_words() {
-    let e = read_file(corpus_dir(), "xp_sp3_x86_professional_en-us_systeminfo.txt").unwrap_err();
+fn xp_and_server_2003_are_accepted_as_end_of_support_in_plain_words() {
+    let d = device(corpus_dir(), "xp_sp3_x86_professional_en-us_systeminfo.txt");
     assert_eq!(
-        e.to_string(),
-        "xp_sp3_x86_professional_en-us_systeminfo.txt: line 4 (OS Version): Windows XP Service Pack 3 (5.1.2600) \
-         is not covered: MSRC's security-update documents start in 2016 and cover no XP release"
+        d.end_of_support.as_deref(),
+        Some(
+            "Windows XP Service Pack 3 (5.1.2600) is out of support: Microsoft ended its support in April \
+             2014, and MSRC's security-update documents (from 2016) cover no XP release. No security \
+             update is listed for it, so kbgap cannot tell what it misses; upgrade it to a supported \
+             Windows release."
+        )
     );
-    let e = read_file(
-        corpus_dir(),
-        "srv_2003r2_sp2_x86_standard_en-us_systeminfo.txt",
-    )
-    .unwrap_err();
+    assert!(d.products.is_empty());
+    assert_eq!(d.os_version.map(|v| v.to_string()).as_deref(), Some("5.1.2600"));
+    assert_eq!(d.service_pack, Some(3));
+    assert_eq!(d.architecture, Some(X86));
+    assert_eq!(d.installation_type, Some(Client));
+    assert!(!d.installed_kbs.is_empty(), "the hotfixes are still read");
+    let d = device(corpus_dir(), "srv_2003r2_sp2_x86_standard_en-us_systeminfo.txt");
+    let why = d.end_of_support.unwrap();
     assert!(
-        e.to_string()
-            .contains("Windows Server 2003 Service Pack 2 (5.2.3790) is not covered"),
-        "{e}"
+        why.starts_with("Windows Server 2003 Service Pack 2 (5.2.3790) is out of support"),
+        "{why}"
     );
+    assert!(
+        d.warnings.iter().all(|w| !w.contains("Server Core")),
+        "no Server Core advice for an unsupported server: {:?}",
+        d.warnings
+    );
+    for (name, release) in [
+        ("vista_x64_sp1_systeminfo.txt", "Windows Vista Service Pack 1 (6.0.6001)"),
+        (
+            "srv_2008_rtm_x64_standard_en-us_systeminfo.txt",
+            "Windows Server 2008 without Service Pack 2 (6.0.6001)",
+        ),
+    ] {
+        let why = device(corpus_dir(), name).end_of_support.unwrap();
+        assert!(why.starts_with(release), "{name}: {why}");
+    }
 }
 
 #[test]

@@ -118,6 +118,78 @@ fn machine_report() {
     assert_eq!(d.software[0].name, "Microsoft .NET Framework 4.8");
     assert_eq!(d.last_seen.as_deref(), Some("2024-02-20T10:00:00Z"));
     assert!(d.warnings.is_empty());
+    assert!(!d.hotpatch, "absent hotpatch means not enrolled");
+    assert_eq!(d.winre_version, None);
+}
+
+/// A Server 2025 report as the collector builds it on a hotpatch-enrolled machine.
+const HOTPATCH_REPORT: &str = r#"{
+  "computerDnsName": "hp1.contoso.com",
+  "osVersion": "10.0.26100",
+  "ubr": 4946,
+  "installationType": "Server",
+  "architecture": "x64",
+  "installedKbs": ["5065426"],
+  "hotpatch": true,
+  "winreVersion": "10.0.26100.4652"
+}"#;
+
+#[test]
+fn machine_report_hotpatch_and_winre_version() {
+    let Ok(Inventory::Device(d)) = read(HOTPATCH_REPORT.as_bytes(), "hp1.json", Format::Auto)
+    else {
+        panic!()
+    };
+    assert_eq!(d.products, ["Windows Server 2025"]);
+    assert!(d.hotpatch);
+    let winre = d.winre_version.expect("winreVersion read");
+    assert_eq!(
+        (winre.major, winre.minor, winre.build, winre.revision),
+        (10, 0, 26100, 4652)
+    );
+    // The stored form (the device's JSON) keeps both, the WinRE version as a string.
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["hotpatch"], true);
+    assert_eq!(json["winreVersion"], "10.0.26100.4652");
+    let back: kbgap_core::Device = serde_json::from_value(json).unwrap();
+    assert_eq!(back, d);
+    // null is "not reported".
+    let nulls = HOTPATCH_REPORT
+        .replace("\"hotpatch\": true", "\"hotpatch\": null")
+        .replace("\"10.0.26100.4652\"", "null");
+    let Ok(Inventory::Device(d)) = read(nulls.as_bytes(), "hp1.json", Format::Auto) else {
+        panic!()
+    };
+    assert!(!d.hotpatch);
+    assert_eq!(d.winre_version, None);
+}
+
+#[test]
+fn bad_hotpatch_or_winre_version_is_an_error_naming_the_field() {
+    let cases = [
+        ("\"hotpatch\": true", "\"hotpatch\": \"yes\"", "field \"hotpatch\""),
+        ("\"hotpatch\": true", "\"hotpatch\": 1", "field \"hotpatch\""),
+        (
+            "\"10.0.26100.4652\"",
+            "\"10.0.26100\"",
+            "field \"winreVersion\": \"10.0.26100\" is not a Windows build",
+        ),
+        (
+            "\"10.0.26100.4652\"",
+            "\"10.0.26100.x\"",
+            "field \"winreVersion\"",
+        ),
+        ("\"10.0.26100.4652\"", "26100", "field \"winreVersion\""),
+    ];
+    for (from, to, expected) in cases {
+        let doc = HOTPATCH_REPORT.replace(from, to);
+        assert_ne!(doc, HOTPATCH_REPORT);
+        let e = read(doc.as_bytes(), "hp1.json", Format::Auto).unwrap_err();
+        assert_eq!(e.kind(), kbgap_inventory::ErrorKind::Json, "{to}: {e}");
+        let text = e.to_string();
+        assert!(text.starts_with("hp1.json: "), "{text}");
+        assert!(text.contains(expected), "{to}: {text}");
+    }
 }
 
 #[test]
@@ -148,6 +220,8 @@ fn schema_is_valid_json_and_lists_exactly_the_report_keys() {
         "installedKbs",
         "software",
         "lastSeen",
+        "hotpatch",
+        "winreVersion",
     ]
     .into();
     assert_eq!(keys, expected);
@@ -192,6 +266,8 @@ fn collector_script_posts_the_documented_keys() {
         "installedKbs",
         "software",
         "lastSeen",
+        "hotpatch",
+        "winreVersion",
     ] {
         assert!(script.contains(key), "the collector never sets {key}");
     }

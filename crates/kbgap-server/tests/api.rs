@@ -32,9 +32,14 @@ fn catalog() -> Arc<Catalog> {
         .clone()
 }
 
-/// The systeminfo fixtures that parse as machines, in file-name order.
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/systeminfo")
+}
+
+/// The systeminfo fixtures that parse as machines MSRC covers, in file-name order (the XP-era
+/// ones, accepted as out of support, have their own test).
 fn machines() -> Vec<(String, Vec<u8>, Device)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/systeminfo");
+    let dir = fixtures_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -46,7 +51,7 @@ fn machines() -> Vec<(String, Vec<u8>, Device)> {
         .filter_map(|p| {
             let bytes = std::fs::read(&p).unwrap();
             match kbgap_inventory::read(&bytes, "t", Format::Auto) {
-                Ok(Inventory::Device(d)) => Some((
+                Ok(Inventory::Device(d)) if d.end_of_support.is_none() => Some((
                     p.file_name().unwrap().to_string_lossy().into_owned(),
                     bytes,
                     d,
@@ -470,6 +475,135 @@ async fn story(store: Arc<dyn Store>) {
     // A restart reloads the same fleet from the store.
     let api = Api::start(store).await;
     assert_eq!(api.machine_count().await, count + 2);
+    api.stop().await;
+}
+
+/// Windows XP and Server 2003 (real systeminfo outputs) are accepted, stored and listed with
+/// `servicingStatus` and `servicingNote`; their getmissingkbs is empty; the list filters on it;
+/// a restart keeps them. A report's software that kbgap does not evaluate is named in a warning
+/// stored with the machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_of_support_machines_are_stored_listed_and_filterable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        kbgap_store_sqlite::SqliteStore::open(&dir.path().join("kbgap.db"))
+            .await
+            .unwrap(),
+    );
+    let api = Api::start(store.clone()).await;
+    let roles = &["Machine.Read.All"];
+    let mut ids = BTreeMap::new();
+    for name in [
+        "xp_sp3_x86_professional_en-us_systeminfo.txt",
+        "srv_2003r2_sp2_x86_standard_en-us_systeminfo.txt",
+        "10_22H2_x64_enterprise_en-us_systeminfo.txt",
+    ] {
+        let bytes = std::fs::read(fixtures_dir().join(name)).unwrap();
+        let resp = api.post(bytes, "text/plain").await;
+        assert_eq!(resp.status().as_u16(), 200, "ingest {name}");
+        let m: Value = resp.json().await.unwrap();
+        ids.insert(name, m);
+    }
+    let xp = &ids["xp_sp3_x86_professional_en-us_systeminfo.txt"];
+    assert_eq!(xp["servicingStatus"], "EndOfSupport");
+    let note = xp["servicingNote"].as_str().unwrap();
+    assert!(
+        note.starts_with("Windows XP Service Pack 3 (5.1.2600) is out of support: Microsoft ended its support in April 2014"),
+        "{note}"
+    );
+    assert_eq!(xp["osVersion"], "5.1.2600");
+    let win10 = &ids["10_22H2_x64_enterprise_en-us_systeminfo.txt"];
+    assert_eq!(win10["servicingStatus"], "Supported");
+    assert_eq!(win10["servicingNote"], Value::Null);
+
+    // Listed, and filterable on the status.
+    let names = |v: &Value| -> BTreeSet<String> {
+        (v["value"].as_array().unwrap().iter())
+            .map(|m| m["computerDnsName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = api.json("/api/machines", roles).await;
+    assert_eq!(all["value"].as_array().unwrap().len(), 3);
+    let eos = api
+        .json("/api/machines?$filter=servicingStatus eq 'EndOfSupport'", roles)
+        .await;
+    let expected: BTreeSet<String> = [
+        xp["computerDnsName"].as_str().unwrap().to_owned(),
+        ids["srv_2003r2_sp2_x86_standard_en-us_systeminfo.txt"]["computerDnsName"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    ]
+    .into();
+    assert_eq!(names(&eos), expected);
+    for m in eos["value"].as_array().unwrap() {
+        assert!(m["servicingNote"].as_str().unwrap().contains("is out of support"));
+    }
+    let supported = api
+        .json("/api/machines?$filter=servicingStatus eq 'Supported'", roles)
+        .await;
+    assert_eq!(supported["value"].as_array().unwrap().len(), 1);
+    let noted = api
+        .json(
+            "/api/machines?$filter=contains(servicingNote,'Server 2003')",
+            roles,
+        )
+        .await;
+    assert_eq!(noted["value"].as_array().unwrap().len(), 1);
+
+    // Nothing can be listed for an unsupported OS: an empty answer, not an error.
+    let xp_id = xp["id"].as_str().unwrap();
+    let kbs = api
+        .json(
+            &format!("/api/machines/{xp_id}/getmissingkbs"),
+            &["Software.Read.All"],
+        )
+        .await;
+    assert_eq!(kbs["value"], serde_json::json!([]));
+    let one = api.json(&format!("/api/machines/{xp_id}"), roles).await;
+    assert_eq!(one["servicingStatus"], "EndOfSupport");
+
+    // Documented in $metadata.
+    let resp = api.get_as("/api/$metadata", roles).await;
+    let xml = resp.text().await.unwrap();
+    assert!(xml.contains(r#"<Property Name="servicingStatus" Type="Edm.String" Nullable="false" />"#));
+    assert!(xml.contains(r#"<Property Name="servicingNote" Type="Edm.String" />"#));
+
+    // Software kbgap does not evaluate is named in a warning stored with the machine; a .NET
+    // runtime that matched a catalog product is not.
+    let report = r#"{"computerDnsName":"SW-1","osVersion":"10.0.26100","ubr":4946,
+        "installationType":"Client","architecture":"x64","installedKbs":[],
+        "software":[
+          {"vendor":"Google LLC","name":"Google Chrome","version":"126.0.6478.127"},
+          {"vendor":"Microsoft Corporation","name":"Microsoft .NET Framework 4.8.1","version":"4.8.09032"},
+          {"vendor":"Igor Pavlov","name":"7-Zip 23.01 (x64)","version":"23.01"}]}"#;
+    let resp = api.post(report.as_bytes().to_vec(), "application/json").await;
+    assert_eq!(resp.status().as_u16(), 200);
+    api.stop().await;
+
+    let stored = store.machines().await.unwrap();
+    let sw1 = stored
+        .iter()
+        .find(|m| m.device.computer_dns_name == "SW-1")
+        .unwrap();
+    let warned: Vec<&String> = (sw1.device.warnings.iter())
+        .filter(|w| w.contains("not evaluated"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{:?}", sw1.device.warnings);
+    assert!(
+        warned[0].starts_with("2 programs in the software inventory are not evaluated"),
+        "{}",
+        warned[0]
+    );
+    assert!(warned[0].contains(r#""Google Chrome""#) && warned[0].contains("7-Zip"));
+    assert!(!warned[0].contains(".NET"), "{}", warned[0]);
+
+    // A restart reloads the out-of-support machines with their status.
+    let api = Api::start(store).await;
+    let eos = api
+        .json("/api/machines?$filter=servicingStatus eq 'EndOfSupport'", roles)
+        .await;
+    assert_eq!(names(&eos), expected);
     api.stop().await;
 }
 

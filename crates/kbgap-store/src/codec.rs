@@ -154,6 +154,28 @@ mod tests {
         }
     }
 
+    /// A machine as kbgap stored it before `hotpatch`, `winreVersion` and `endOfSupport` existed
+    /// (and with KBs as numbers): it still loads, with the new fields at their defaults.
+    #[test]
+    fn machines_stored_by_older_versions_still_load() {
+        let old = r#"{"computerDnsName":"PC1","osName":"Microsoft Windows 10 Enterprise",
+            "osVersion":"10.0.19045","ubr":3803,"architecture":"x64","installationType":"Client",
+            "products":["Windows 10 Version 22H2 for x64-based Systems"],
+            "installedKbs":[5034441,5034122],"warnings":[]}"#;
+        let d = decode_device("m1", old).unwrap();
+        assert_eq!(d.installed_kbs.len(), 2);
+        assert!(!d.hotpatch);
+        assert_eq!((d.winre_version, d.end_of_support.as_deref()), (None, None));
+        // Stored again, it keeps everything, now with KBs as digit strings.
+        let mut d2 = d.clone();
+        d2.hotpatch = true;
+        d2.winre_version = Some("10.0.19041.5000".parse().unwrap());
+        let json = encode_device(&d2).unwrap();
+        assert!(json.contains(r#""installedKbs":["5034122","5034441"]"#), "{json}");
+        assert!(json.contains(r#""winreVersion":"10.0.19041.5000""#), "{json}");
+        assert_eq!(decode_device("m1", &json).unwrap(), d2);
+    }
+
     #[test]
     fn round_trips_in_order() {
         let docs: Vec<Document> = (0..7).map(|i| doc(&format!("d{i}"))).collect();

@@ -11,7 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// offline) and machine inventories (systeminfo in any language, hotfix lists, osquery results,
 /// JSON reports), and answers like Defender for Endpoint's "missing KBs" API.
 ///
-/// Exit codes: 0 success (for `scan`: nothing missing), 1 `scan` found missing KBs, 2 error.
+/// Exit codes: 0 success (for `scan`: nothing missing), 1 `scan` found missing KBs, 2 error,
+/// 3 `scan` found a machine out of support (an OS MSRC covers no more, such as Windows XP).
+/// Over several files an error (2) wins, then out of support (3), then missing KBs (1).
 #[derive(Debug, Parser)]
 #[command(
     name = "kbgap",
@@ -44,6 +46,10 @@ pub enum Command {
     /// Serve Defender's missing-KB API (and its neighbours) over HTTP.
     Serve(ServeArgs),
     /// Read inventory files offline and print each machine's missing KBs.
+    ///
+    /// Exit codes: 0 nothing missing, 1 KBs missing, 2 error, 3 a machine out of support (an OS
+    /// MSRC covers no more, such as Windows XP or Server 2003: said in plain words, nothing can be
+    /// listed for it). Over several files an error (2) wins, then 3, then 1.
     Scan(ScanArgs),
     /// Import, sync and describe the MSRC catalog.
     #[command(subcommand)]

@@ -235,3 +235,211 @@ fn scan_errors_exit_2_and_name_the_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("garbage.txt"), "{}", stderr(&o));
 }
+
+fn corpus(name: &str) -> String {
+    root()
+        .join("fixtures/systeminfo")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+const XP: &str = "xp_sp3_x86_professional_en-us_systeminfo.txt";
+const WIN10: &str = "10_22H2_x64_enterprise_en-us_systeminfo.txt";
+
+/// A real Windows XP systeminfo: accepted, the finding in plain words, exit 3.
+#[test]
+fn scan_of_windows_xp_says_it_is_out_of_support_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kbgap(dir.path(), &["scan", &corpus(XP)]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "out of support: Windows XP Service Pack 3 (5.1.2600) is out of support: Microsoft ended \
+             its support in April 2014, and MSRC's security-update documents (from 2016) cover no XP \
+             release. No security update is listed for it, so kbgap cannot tell what it misses; \
+             upgrade it to a supported Windows release."
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("nothing missing"), "{out}");
+
+    // JSON: the device says why, the value is empty, stderr names the file and the finding.
+    let o = kbgap(dir.path(), &["scan", "--format", "json", &corpus(XP)]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let r = json(&o);
+    assert!(
+        r["device"]["endOfSupport"]
+            .as_str()
+            .unwrap()
+            .starts_with("Windows XP Service Pack 3 (5.1.2600) is out of support"),
+        "{r}"
+    );
+    assert_eq!(r["device"]["products"], serde_json::json!([]));
+    assert_eq!(r["value"], serde_json::json!([]));
+    assert!(stderr(&o).contains(XP) && stderr(&o).contains("is out of support"), "{}", stderr(&o));
+}
+
+/// Over several files: an error (2) wins, then out of support (3), then missing KBs (1).
+#[test]
+fn scan_exit_code_precedence_over_several_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kbgap(dir.path(), &["scan", &corpus(WIN10), &corpus(XP)]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let bad = dir.path().join("garbage.txt");
+    std::fs::write(&bad, [0u8, 159, 146, 150, 0, 1, 2, 3, 255, 254, 0, 0]).unwrap();
+    let o = kbgap(
+        dir.path(),
+        &["scan", &corpus(XP), bad.to_str().unwrap(), &corpus(WIN10)],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = kbgap(dir.path(), &["scan", &corpus(WIN10)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+#[test]
+fn help_documents_exit_code_3() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["--help"][..], &["scan", "--help"][..]] {
+        let o = kbgap(dir.path(), args);
+        assert!(o.status.success());
+        let text = stdout(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("2 error, 3"), "{args:?}: {text}");
+        assert!(text.contains("out of support"), "{args:?}: {text}");
+    }
+}
+
+/// `device.installedKbs` is a list of digit strings, as the machine report spells KBs.
+#[test]
+fn scan_json_installed_kbs_are_digit_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kbgap(dir.path(), &["scan", "--format", "json", &corpus(WIN10)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = json(&o);
+    let kbs = r["device"]["installedKbs"].as_array().unwrap();
+    assert!(!kbs.is_empty());
+    for kb in kbs {
+        let s = kb.as_str().unwrap_or_else(|| panic!("{kb} is not a string"));
+        assert!(!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()), "{s}");
+    }
+    // The systeminfo file's own hotfix list, in order.
+    let text = std::fs::read_to_string(corpus(WIN10)).unwrap();
+    let listed: Vec<String> = text
+        .split("KB")
+        .skip(1)
+        .filter_map(|t| {
+            let d: String = t.chars().take_while(char::is_ascii_digit).collect();
+            (!d.is_empty()).then_some(d)
+        })
+        .collect();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort_by_key(|k| k.parse::<u32>().unwrap());
+    listed_sorted.dedup();
+    let got: Vec<&str> = kbs.iter().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(got, listed_sorted);
+}
+
+/// Software kbgap does not evaluate is named in one warning; the .NET runtime that matched and
+/// the OS itself are not.
+#[test]
+fn scan_names_software_it_does_not_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut software: Vec<String> = vec![
+        r#"{"vendor":"Microsoft Corporation","name":"Microsoft .NET Framework 4.8.1","version":"4.8.09032"}"#.into(),
+        r#"{"vendor":"Microsoft Corporation","name":"Microsoft Windows 11 Enterprise","version":null}"#.into(),
+        r#"{"vendor":"Google LLC","name":"Google Chrome","version":"126.0.6478.127"}"#.into(),
+    ];
+    for n in 1..=11 {
+        software.push(format!(
+            r#"{{"vendor":"Contoso","name":"Contoso Tool {n:02}","version":"1.{n}"}}"#
+        ));
+    }
+    let report = format!(
+        r#"{{"computerDnsName":"pc1","osName":"Microsoft Windows 11 Enterprise","osVersion":"10.0.26100",
+            "ubr":4946,"installationType":"Client","architecture":"x64","installedKbs":[],
+            "software":[{}]}}"#,
+        software.join(",")
+    );
+    let file = dir.path().join("pc1.json");
+    std::fs::write(&file, report).unwrap();
+    let o = kbgap(dir.path(), &["scan", "--format", "json", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = json(&o);
+    let warnings: Vec<&str> = r["device"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains("not evaluated"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "12 programs in the software inventory are not evaluated (no MSRC product of that name in \
+             the catalog): \"Google Chrome\", \"Contoso Tool 01\", \"Contoso Tool 02\", \"Contoso Tool 03\", \
+             \"Contoso Tool 04\", \"Contoso Tool 05\", \"Contoso Tool 06\", \"Contoso Tool 07\", \
+             \"Contoso Tool 08\", \"Contoso Tool 09\" and 2 more"
+        ]
+    );
+    // The matched .NET runtime is evaluated: its KBs can be among the answer's products.
+    assert!(
+        r["value"].as_array().unwrap().iter().any(|e| e["productsNames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == ".net_framework")),
+        "{}",
+        r["value"]
+    );
+}
+
+/// An `--os-version` kbgap's own table does not know is looked up in the catalog before it is
+/// refused, and the refusal says so; a release the table knows is identified as before.
+#[test]
+fn scan_os_version_unknown_to_the_table_asks_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let qfe = corpus("10_1809_x64_pro_en-us_20190307_qfe.txt");
+    let o = kbgap(
+        dir.path(),
+        &[
+            "scan",
+            "--os-version",
+            "10.0.27000",
+            "--architecture",
+            "x64",
+            "--installation-type",
+            "Client",
+            &qfe,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "build 10.0.27000 is not a Windows release kbgap knows, and no OS product of the catalog \
+             names it in a FixedBuild"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = kbgap(
+        dir.path(),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--os-version",
+            "10.0.28000",
+            "--architecture",
+            "x64",
+            "--installation-type",
+            "Client",
+            &qfe,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        json(&o)["device"]["products"],
+        serde_json::json!(["Windows 11 version 26H1 for x64-based Systems"])
+    );
+}

@@ -10,7 +10,7 @@ use super::{Catalog, Fix, Kb, KbIx, KbProduct, Product, ProductIx, Vuln, VulnIx}
 use crate::build::Build;
 use crate::document::Document;
 use crate::ids::{KbId, ProductId, VulnId};
-use crate::kinds::Severity;
+use crate::kinds::{ServicingKind, Severity};
 use crate::product::{normalize_name, parse_facts, software_name};
 
 /// Something odd in the data that compiling worked around (reported, never fatal).
@@ -34,6 +34,8 @@ struct KbAcc {
     docs: BTreeMap<String, FxHashSet<VulnIx>>,
     supersedes: BTreeSet<KbId>,
     builds: BTreeMap<ProductIx, BTreeSet<Build>>,
+    /// MSRC's SubTypes per product ([`super::servicing::subtype_key`] form).
+    subtypes: BTreeMap<ProductIx, BTreeSet<String>>,
 }
 
 #[derive(Default)]
@@ -45,8 +47,6 @@ struct Builder {
     kbs: BTreeMap<KbId, KbAcc>,
     /// (product, vuln, kb, severity, cvss)
     rows: Vec<Row>,
-    /// Per product, the KBs MSRC calls a "Monthly Rollup" for it.
-    rollups: BTreeMap<ProductIx, BTreeSet<KbId>>,
     warnings: Vec<super::CompileWarning>,
 }
 
@@ -145,14 +145,11 @@ impl Builder {
                         });
                         continue;
                     };
-                    if fix
-                        .sub_type
-                        .as_deref()
-                        .is_some_and(|t| t.eq_ignore_ascii_case("monthly rollup"))
-                    {
-                        self.rollups.entry(pix).or_default().insert(fix.kb);
-                    }
                     let acc = self.kbs.get_mut(&fix.kb).expect("inserted above");
+                    if let Some(t) = fix.sub_type.as_deref() {
+                        (acc.subtypes.entry(pix).or_default())
+                            .insert(super::servicing::subtype_key(t));
+                    }
                     let builds = acc.builds.entry(pix).or_default();
                     if let Some(b) = build {
                         builds.insert(b);
@@ -175,6 +172,7 @@ impl Builder {
         _docs: &[Document],
     ) -> Catalog {
         self.index_products();
+        let (products_by_name, components, hosted) = self.name_indexes();
         let titles: FxHashMap<&str, (&str, &str)> = documents
             .iter()
             .map(|d| {
@@ -187,6 +185,7 @@ impl Builder {
         let mut kbs = Vec::with_capacity(self.kbs.len());
         let mut kb_by_id = FxHashMap::default();
         let mut edges = Vec::new();
+        let mut subtypes = FxHashMap::default();
         for (id, acc) in &self.kbs {
             let released_in = releasing_document(&acc.docs, &titles);
             let (title, date) = titles
@@ -194,6 +193,10 @@ impl Builder {
                 .copied()
                 .unwrap_or(("", ""));
             edges.extend(acc.supersedes.iter().map(|old| (*id, *old)));
+            let kix = kbs.len() as KbIx;
+            for (&pix, subs) in &acc.subtypes {
+                subtypes.insert((kix, pix), subs.iter().cloned().collect());
+            }
             let products = acc
                 .builds
                 .iter()
@@ -208,10 +211,11 @@ impl Builder {
                         product: pix,
                         fixed_builds: builds.iter().copied().collect(),
                         native_revision,
+                        kind: ServicingKind::Standalone,
                     }
                 })
                 .collect();
-            kb_by_id.insert(*id, kbs.len() as KbIx);
+            kb_by_id.insert(*id, kix);
             kbs.push(Kb {
                 id: *id,
                 name: title.to_owned(),
@@ -222,11 +226,36 @@ impl Builder {
                 products,
             });
         }
-        edges.extend(rollup_chains(&self.rollups, &kbs, &kb_by_id));
+        let vulns = self.vulns_per_kb_product(&kb_by_id);
+        let servicing = super::servicing::classify(&super::servicing::Input {
+            products: &self.products,
+            kbs: &kbs,
+            kb_by_id: &kb_by_id,
+            subtypes: &subtypes,
+            vulns: &vulns,
+            msrc_edges: &edges,
+        });
+        for (kix, kb) in kbs.iter_mut().enumerate() {
+            for kp in &mut kb.products {
+                if let Some(&k) = servicing.kinds.get(&(kix as KbIx, kp.product)) {
+                    kp.kind = k;
+                }
+            }
+        }
+
+        for &(kix, pix) in &servicing.foreign_revisions {
+            let kb = &mut kbs[kix as usize];
+            if let Some(kp) = kb.products.iter_mut().find(|kp| kp.product == pix) {
+                kp.native_revision = None;
+            }
+        }
+        self.warnings.extend(servicing.warnings);
+        edges.retain(|e| !servicing.contradicted.contains(e));
+        edges.extend(servicing.edges);
         let supersedence = Graph::from_edges(edges);
         let fixes = super::fixtable::FixTable::from_rows(self.fix_table(&kb_by_id, &kbs));
-        let cumulative = cumulative_updates(&kbs, &self.products, &kb_by_id, &supersedence);
-        let (products_by_name, components, hosted) = self.name_indexes();
+        let cumulative = raising_updates(&kbs, &self.products, ServicingKind::CumulativeUpdate);
+        let hotpatches = raising_updates(&kbs, &self.products, ServicingKind::Hotpatch);
         let kbs_len = kbs.len();
         Catalog {
             documents,
@@ -242,9 +271,28 @@ impl Builder {
             supersedence,
             cumulative_by_product: by_product(&cumulative),
             cumulative,
+            hotpatch_by_product: by_product(&hotpatches),
+            hotpatches,
+            lines: servicing.lines,
             closures: lazy(kbs_len),
             warnings: self.warnings,
         }
+    }
+
+    /// Distinct vulnerabilities per (KB, product): how the month's main update is told apart.
+    fn vulns_per_kb_product(
+        &self,
+        kb_by_id: &FxHashMap<KbId, KbIx>,
+    ) -> FxHashMap<(KbIx, ProductIx), u32> {
+        let mut seen: FxHashSet<(KbIx, ProductIx, VulnIx)> = FxHashSet::default();
+        let mut out: FxHashMap<(KbIx, ProductIx), u32> = FxHashMap::default();
+        for &(pix, vuln, kb, _, _) in &self.rows {
+            let kix = kb_by_id[&kb];
+            if seen.insert((kix, pix, vuln)) {
+                *out.entry((kix, pix)).or_default() += 1;
+            }
+        }
+        out
     }
 
     fn index_products(&mut self) {
@@ -264,7 +312,10 @@ impl Builder {
                 .binary_search_by_key(&pix, |kp| kp.product)
                 .ok();
             let kp = kp.map(|i| &kbs[kix as usize].products[i]);
+            let kind = kp.map_or(ServicingKind::Standalone, |kp| kp.kind);
+            // Safe OS and Secure Boot FixedBuilds say nothing about the running OS.
             let native_revision = kp
+                .filter(|kp| kp.kind.build_decides())
                 .and_then(|kp| kp.native_revision)
                 .and_then(NonZeroU32::new);
             let other_branch = self.products[pix as usize].facts.build.is_some()
@@ -276,6 +327,7 @@ impl Builder {
                 cvss,
                 native_revision,
                 other_branch,
+                kind,
             });
         }
         for fixes in &mut table {
@@ -352,44 +404,24 @@ fn releasing_document(
         .unwrap_or_default()
 }
 
-/// Which KBs are cumulative updates of an OS product, and at which revision of its branch.
-///
-/// A KB with a FixedBuild on an OS product's own branch is a cumulative update there when it is
-/// part of a chain of such updates: it supersedes, or is superseded by, another KB with an OS
-/// FixedBuild (on any branch: KB5094127 continues 22H2's chain through a KB listed only for
-/// 21H2). Secure Boot DBX and Safe OS updates carry OS-like FixedBuilds but stand outside every
-/// chain, so they never raise a machine's effective UBR.
-fn cumulative_updates(
+/// The updates of a kind (cumulative updates, hotpatches) that raise an OS product's build, with
+/// their revision on its own branch. Safe OS and Secure Boot updates are other kinds, so they
+/// never raise a machine's effective UBR.
+fn raising_updates(
     kbs: &[Kb],
     products: &[Product],
-    kb_by_id: &FxHashMap<KbId, KbIx>,
-    graph: &Graph,
+    kind: ServicingKind,
 ) -> FxHashMap<(KbIx, ProductIx), u32> {
-    let mut native: FxHashMap<(KbIx, ProductIx), u32> = FxHashMap::default();
-    let mut has_native: FxHashSet<KbIx> = FxHashSet::default();
+    let mut out = FxHashMap::default();
     for (kix, kb) in kbs.iter().enumerate() {
-        for kp in &kb.products {
-            if let (true, Some(rev)) = (
-                products[kp.product as usize].facts.is_os,
-                kp.native_revision,
-            ) {
-                native.insert((kix as KbIx, kp.product), rev);
-                has_native.insert(kix as KbIx);
+        for kp in kb.products.iter().filter(|kp| kp.kind == kind) {
+            if let (true, Some(rev)) = (products[kp.product as usize].facts.is_os, kp.native_revision)
+            {
+                out.insert((kix as KbIx, kp.product), rev);
             }
         }
     }
-    let linked = |kix: KbIx| {
-        let id = kbs[kix as usize].id;
-        graph
-            .supersedes(id)
-            .iter()
-            .chain(graph.superseded_by(id))
-            .filter_map(|k| kb_by_id.get(k))
-            .any(|other| *other != kix && has_native.contains(other))
-    };
-    let chained: FxHashSet<KbIx> = has_native.iter().copied().filter(|&k| linked(k)).collect();
-    native.retain(|(k, _), _| chained.contains(k));
-    native
+    out
 }
 
 /// The fix rows that apply on each product's own branch.
@@ -411,29 +443,4 @@ pub(super) fn by_product(
         v.sort_unstable();
     }
     out
-}
-
-/// Monthly rollups are cumulative by definition, but MSRC's `Supercedence` often skips months, so
-/// a chain of rollups breaks (a Windows 7 host with the 2023 rollup would still "miss" 2016
-/// rollups). Each rollup of a product is taken to supersede the product's previous rollup.
-fn rollup_chains(
-    rollups: &BTreeMap<ProductIx, BTreeSet<KbId>>,
-    kbs: &[Kb],
-    kb_by_id: &FxHashMap<KbId, KbIx>,
-) -> Vec<(KbId, KbId)> {
-    let mut edges = Vec::new();
-    for ids in rollups.values() {
-        let mut dated: Vec<(&str, KbId)> = ids
-            .iter()
-            .map(|id| (kbs[kb_by_id[id] as usize].release_date.as_str(), *id))
-            .collect();
-        dated.sort_unstable();
-        edges.extend(
-            dated
-                .windows(2)
-                .filter(|w| w[0].0 < w[1].0)
-                .map(|w| (w[1].1, w[0].1)),
-        );
-    }
-    edges
 }

@@ -9,10 +9,11 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
 
 use super::{Fix, KbIx};
-use crate::kinds::Severity;
+use crate::kinds::{ServicingKind, Severity};
 
-/// Bytes per encoded row: vuln, kb, native revision (0 = none), CVSS bits, severity, flags.
-const ROW: usize = 18;
+/// Bytes per encoded row: vuln, kb, native revision (0 = none), CVSS bits, severity, flags,
+/// servicing kind.
+const ROW: usize = 19;
 const FLAG_OTHER_BRANCH: u8 = 1;
 const FLAG_CVSS: u8 = 2;
 
@@ -21,27 +22,23 @@ const FLAG_CVSS: u8 = 2;
 pub(super) struct ProductRows {
     /// Every row, sorted by (vulnerability, KB).
     pub(super) all: Vec<Fix>,
-    /// The rows that apply on the product's own branch, in the same order.
-    pub(super) applicable: Vec<Fix>,
-    /// `applicable` as (KB, row) sorted, built when first asked for: `describe` reads one KB's
+    /// `all` as (KB, row) sorted, built when first asked for: `describe` reads one KB's
     /// rows at a time.
     by_kb: OnceLock<Vec<(KbIx, u32)>>,
 }
 
 impl ProductRows {
     fn new(all: Vec<Fix>) -> Self {
-        let applicable = all.iter().filter(|f| !f.other_branch).copied().collect();
         Self {
             all,
-            applicable,
             by_kb: OnceLock::new(),
         }
     }
 
-    /// The applicable rows of one KB, in row order.
+    /// The rows of one KB, in row order.
     pub(super) fn of_kb(&self, kb: KbIx) -> impl Iterator<Item = &Fix> + '_ {
         let index = self.by_kb.get_or_init(|| {
-            let mut v: Vec<(KbIx, u32)> = (self.applicable.iter().enumerate())
+            let mut v: Vec<(KbIx, u32)> = (self.all.iter().enumerate())
                 .map(|(i, f)| (f.kb, i as u32))
                 .collect();
             v.sort_unstable();
@@ -51,7 +48,7 @@ impl ProductRows {
         index[start..]
             .iter()
             .take_while(move |&&(k, _)| k == kb)
-            .map(move |&(_, i)| &self.applicable[i as usize])
+            .map(move |&(_, i)| &self.all[i as usize])
     }
 }
 
@@ -155,7 +152,10 @@ impl FixTable {
         }
         let valid = rows.chunks_exact(ROW).all(|r| {
             let f = decode(r);
-            (f.vuln as usize) < vulns && (f.kb as usize) < kbs && r[16] <= 4
+            (f.vuln as usize) < vulns
+                && (f.kb as usize) < kbs
+                && r[16] <= 4
+                && (r[18] as usize) < ServicingKind::ALL.len()
         });
         if !valid {
             return Err(FixTableError("a row names an unknown vulnerability or KB"));
@@ -183,6 +183,7 @@ fn encode(f: &Fix, out: &mut Vec<u8>) {
         flags |= FLAG_CVSS;
     }
     out.push(flags);
+    out.push(f.kind as u8);
 }
 
 fn decode(r: &[u8]) -> Fix {
@@ -201,6 +202,10 @@ fn decode(r: &[u8]) -> Fix {
             _ => None,
         },
         other_branch: flags & FLAG_OTHER_BRANCH != 0,
+        kind: ServicingKind::ALL
+            .get(r[18] as usize)
+            .copied()
+            .unwrap_or(ServicingKind::Standalone),
     }
 }
 
@@ -216,6 +221,11 @@ mod tests {
             cvss,
             native_revision: NonZeroU32::new(rev),
             other_branch,
+            kind: if other_branch {
+                ServicingKind::SafeOs
+            } else {
+                ServicingKind::CumulativeUpdate
+            },
         };
         vec![
             vec![
@@ -243,16 +253,13 @@ mod tests {
         assert!(loaded.decoded.iter().all(|d| d.get().is_none()));
         for p in 0..3 {
             assert_eq!(loaded.product(p).all, compiled.product(p).all);
-            assert_eq!(loaded.product(p).applicable, compiled.product(p).applicable);
         }
-        assert_eq!(loaded.product(0).applicable.len(), 2);
+        assert_eq!(loaded.product(0).all.len(), 3);
         let kb1: Vec<u32> = loaded.product(0).of_kb(1).map(|f| f.vuln).collect();
         assert_eq!(kb1, [0, 1]);
-        assert_eq!(
-            loaded.product(0).of_kb(0).count(),
-            0,
-            "other-branch rows are not applicable"
-        );
+        let kb0: Vec<_> = loaded.product(0).of_kb(0).collect();
+        assert_eq!(kb0.len(), 1, "other-branch rows are kept, decided by presence");
+        assert_eq!(kb0[0].kind, ServicingKind::SafeOs);
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! layout is built for the engine's hot path: for each product, its fixes sorted by vulnerability,
 //! so evaluating a machine touches only the few products it runs.
 
+mod builds;
 mod compile;
 mod fixtable;
+mod servicing;
 mod snapshot;
 mod supersedence;
 
@@ -18,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::build::Build;
 use crate::document::DocumentInfo;
 use crate::ids::{KbId, ProductId, VulnId};
-use crate::kinds::Severity;
+use crate::kinds::{ServicingKind, Severity};
 use crate::product::ProductFacts;
 
 pub use compile::CompileWarning;
@@ -86,6 +88,8 @@ pub struct KbProduct {
     /// The highest FixedBuild on the product's own branch (`10.0.<product build>`), if any:
     /// the only FixedBuild a machine running this product is ever compared with.
     pub native_revision: Option<u32>,
+    /// How Windows services this KB on this product.
+    pub kind: ServicingKind,
 }
 
 /// One row of the fix table: vulnerability × KB × product.
@@ -103,8 +107,10 @@ pub struct Fix {
     pub native_revision: Option<NonZeroU32>,
     /// MSRC gives FixedBuilds for this KB and product, but none on the product's own branch
     /// (Windows 11 22H2 lists the 23H2 build of a shared update; Safe OS updates list the WinRE
-    /// branch): the row is for machines on another branch and never applies to this product's.
+    /// branch; typos): the row is decided by KB presence, never by the machine's build.
     pub other_branch: bool,
+    /// How Windows services the KB on this product.
+    pub kind: ServicingKind,
 }
 
 /// The merged, indexed catalog.
@@ -129,6 +135,14 @@ pub struct Catalog {
     /// The same, per OS product: (revision, KB) sorted (derived, not part of snapshots).
     #[serde(skip)]
     cumulative_by_product: FxHashMap<ProductIx, Vec<(u32, KbIx)>>,
+    /// Hotpatches: (KB, OS product) → revision; they raise the build of enrolled machines only.
+    hotpatches: FxHashMap<(KbIx, ProductIx), u32>,
+    /// The same, per OS product (derived).
+    #[serde(skip)]
+    hotpatch_by_product: FxHashMap<ProductIx, Vec<(u32, KbIx)>>,
+    /// Per OS product, the updates that set its servicing level (cumulative updates and
+    /// hotpatches, or monthly rollups), oldest first.
+    lines: FxHashMap<ProductIx, Vec<KbIx>>,
     warnings: Vec<CompileWarning>,
     /// Per KB: the catalog KBs it transitively supersedes, itself included, built the first time
     /// it is asked for (an evaluation needs those of the machine's installed and cumulative
@@ -197,12 +211,7 @@ impl Catalog {
     pub fn fixes_of(&self, product: ProductIx) -> &[Fix] {
         &self.fixes.product(product as usize).all
     }
-    /// A product's fixes that apply on its own branch (rows for another branch left out),
-    /// sorted by (vulnerability, KB): what the engine evaluates.
-    pub fn applicable_fixes(&self, product: ProductIx) -> &[Fix] {
-        &self.fixes.product(product as usize).applicable
-    }
-    /// The applicable fix rows of one KB on one product, in row order.
+    /// The fix rows of one KB on one product, in row order.
     pub fn kb_fixes(&self, kb: KbIx, product: ProductIx) -> impl Iterator<Item = &Fix> + '_ {
         self.fixes.product(product as usize).of_kb(kb)
     }
@@ -248,6 +257,27 @@ impl Catalog {
         self.cumulative_by_product
             .get(&os)
             .map_or(&[][..], Vec::as_slice)
+    }
+    /// The hotpatches of an OS product as (revision, KB), by revision.
+    pub(crate) fn hotpatches_of(&self, os: ProductIx) -> &[(u32, KbIx)] {
+        self.hotpatch_by_product
+            .get(&os)
+            .map_or(&[][..], Vec::as_slice)
+    }
+    /// The revision at which `kb` is a hotpatch of OS product `os`.
+    pub fn hotpatch_revision(&self, kb: KbIx, os: ProductIx) -> Option<u32> {
+        self.hotpatches.get(&(kb, os)).copied()
+    }
+    /// The updates that set an OS product's servicing level (cumulative updates and hotpatches
+    /// on Windows 10/11 and Server 2016+, monthly rollups before), oldest first.
+    pub fn servicing_line(&self, os: ProductIx) -> &[KbIx] {
+        self.lines.get(&os).map_or(&[][..], Vec::as_slice)
+    }
+    /// How Windows services `kb` on `product`, when the KB fixes that product.
+    pub fn kind_on(&self, kb: KbIx, product: ProductIx) -> Option<ServicingKind> {
+        let products = &self.kbs[kb as usize].products;
+        (products.binary_search_by_key(&product, |kp| kp.product).ok())
+            .map(|i| products[i].kind)
     }
     /// The supersedence graph, for closures over many KBs at once.
     pub(crate) fn graph(&self) -> &supersedence::Graph {

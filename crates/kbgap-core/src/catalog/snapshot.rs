@@ -11,7 +11,7 @@ use super::Catalog;
 use super::fixtable::{FixTable, FixTableError};
 
 /// Changes whenever the layout of [`Catalog`] or the compile rules change.
-const MAGIC: &[u8] = b"kbgap-catalog-v6\n";
+const MAGIC: &[u8] = b"kbgap-catalog-v7\n";
 
 /// Why a snapshot could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,7 @@ impl Catalog {
         let (products, vulns, kbs) = (cat.products.len(), cat.vulns.len(), cat.kbs.len());
         cat.fixes = FixTable::decode_section(Arc::new(bytes), at, products, vulns, kbs)?;
         cat.cumulative_by_product = super::compile::by_product(&cat.cumulative);
+        cat.hotpatch_by_product = super::compile::by_product(&cat.hotpatches);
         cat.closures = super::compile::lazy(kbs);
         Ok(cat)
     }

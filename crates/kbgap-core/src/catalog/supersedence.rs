@@ -43,11 +43,6 @@ impl Graph {
         self.supersedes.get(&kb).map_or(&[], Vec::as_slice)
     }
 
-    /// KBs that directly supersede `kb`.
-    pub(crate) fn superseded_by(&self, kb: KbId) -> &[KbId] {
-        self.superseded_by.get(&kb).map_or(&[], Vec::as_slice)
-    }
-
     /// Every KB that transitively supersedes `kb`, sorted (cycles in the data are tolerated).
     pub(crate) fn superseded_by_closure(&self, kb: KbId) -> Vec<KbId> {
         Self::closure(kb, &self.superseded_by)

@@ -304,6 +304,8 @@ fn project(
         products,
         os_products,
         installed,
+        hotpatch: s.hotpatch,
+        winre: s.winre,
     })
 }
 
@@ -333,6 +335,8 @@ mod tests {
             products: Vec::new(),
             os_products: Vec::new(),
             installed: Vec::new(),
+            hotpatch: false,
+            winre: None,
         };
         let mut fleet = Fleet::new();
         for id in [lower, upper.as_str(), "pc-01.corp"] {

@@ -8,9 +8,8 @@
 
 use rustc_hash::FxHashSet;
 
-use super::MachineState;
 use super::bits::Bits;
-use super::evaluate::{Installed, Scan};
+use super::scan::Scan;
 use crate::catalog::{Catalog, KbIx, VulnIx};
 use crate::ids::KbId;
 
@@ -25,14 +24,14 @@ struct Install {
 }
 
 /// Every missing KB (`--all`), each with what it closes.
-pub(crate) fn everything(cat: &Catalog, _m: &MachineState, scan: &Scan) -> Vec<Chosen> {
+pub(crate) fn everything(cat: &Catalog, scan: &Scan) -> Vec<Chosen> {
     let all: Vec<KbIx> = scan.missing.iter().map(|(k, _)| *k).collect();
     let installs: Vec<Install> = all.iter().map(|&k| simulate(cat, scan, k)).collect();
     installs.iter().map(|i| chosen(cat, scan, i)).collect()
 }
 
 /// The frontier.
-pub(crate) fn frontier(cat: &Catalog, _m: &MachineState, scan: &Scan) -> Vec<Chosen> {
+pub(crate) fn frontier(cat: &Catalog, scan: &Scan) -> Vec<Chosen> {
     let candidates = prune_superseded(cat, scan);
     let installs: Vec<Install> = candidates.iter().map(|&k| simulate(cat, scan, k)).collect();
     let mut keep = vec![true; installs.len()];
@@ -110,29 +109,29 @@ fn simulate(cat: &Catalog, scan: &Scan, kb: KbIx) -> Install {
     if let Some(new) = ubr.filter(|&u| Some(u) != before.effective_ubr) {
         let old = before.effective_ubr;
         for &os in &before.os {
-            for cu in cat.cumulative_up_to(os, new) {
-                if old.is_none_or(|o| cat.cumulative_revision(cu, os).is_some_and(|r| r > o)) {
+            for (rev, cu) in before.raising(cat, os) {
+                if rev <= new && old.is_none_or(|o| rev > o) {
                     before.absent_below(cat, cat.kb(cu).id, &mut ids);
                 }
             }
         }
     }
-    let mut after = Installed {
-        present: before.present.clone(),
-        effective_ubr: ubr,
-        build: before.build,
-        os: before.os.clone(),
-    };
+    let mut after = before.clone();
+    after.effective_ubr = ubr;
     for id in ids {
         if let Some(ix) = cat.kb_ix(id) {
             after.present.set(ix);
         }
     }
+    after.level = after.level_of(cat);
     let mut closes = Bits::new(scan.pairs.len());
     for (i, p) in scan.pairs.iter().enumerate() {
-        let fixes = &cat.applicable_fixes(p.product)[p.start as usize..p.end as usize];
+        let fixes = &cat.fixes_of(p.product)[p.start as usize..p.end as usize];
         let pbuild = cat.product(p.product).facts.build;
-        if fixes.iter().any(|f| after.satisfies(f, pbuild)) {
+        if fixes
+            .iter()
+            .any(|f| after.satisfies(cat, f, p.product, pbuild))
+        {
             closes.set(i as u32);
         }
     }
@@ -153,10 +152,7 @@ fn preferred(cat: &Catalog, a: KbIx, b: KbIx) -> bool {
 fn chosen(cat: &Catalog, scan: &Scan, install: &Install) -> Chosen {
     let mut vulns: Vec<VulnIx> = (0..scan.pairs.len() as u32)
         .filter(|&i| install.closes.get(i))
-        .map(|i| {
-            let p = scan.pairs[i as usize];
-            cat.applicable_fixes(p.product)[p.start as usize].vuln
-        })
+        .map(|i| scan.vuln_of(cat, i))
         .collect();
     vulns.sort_unstable();
     vulns.dedup();

@@ -4,8 +4,12 @@
 //! 1. Applicable products: the machine's OS product, the components that ship inside it (IE 11,
 //!    EdgeHTML), and products its software inventory shows (.NET Framework by release).
 //! 2. A FixedBuild decides where MSRC gives one on the machine's own branch; the machine's
-//!    effective UBR is raised by every installed cumulative update.
-//! 3. Elsewhere KB presence decides, through the directed, transitive supersedence closure.
+//!    effective UBR is raised only by cumulative updates (hotpatches on enrolled machines).
+//! 3. Elsewhere KB presence decides, through the directed, transitive supersedence closure,
+//!    to which the servicing model adds its chains (`catalog/servicing.rs`): a newer cumulative
+//!    update contains every older one. Safe OS and Secure Boot updates are decided by presence
+//!    (or the WinRE version), servicing stack updates by the cumulative update the machine
+//!    runs, Setup dynamic updates never apply to a running machine.
 //! 4. A CVE is open on a product when none of its KBs for that product is satisfied.
 //! 5. Only the frontier is reported: KBs whose work no other missing KB already covers.
 
@@ -13,17 +17,21 @@ pub(crate) mod bits;
 mod evaluate;
 pub mod fleet;
 mod frontier;
+mod installed;
+mod reason;
 mod resolve;
-
-use serde::Serialize;
+mod scan;
+mod unevaluated;
 
 use crate::build::{Branch, Build};
 use crate::catalog::{KbIx, ProductIx, VulnIx};
 use crate::ids::KbId;
-use crate::kinds::Severity;
+use crate::kinds::{ServicingKind, Severity};
 
 pub use evaluate::evaluate;
+pub use reason::Reason;
 pub use resolve::Resolution;
+pub use unevaluated::unevaluated_software;
 
 /// A machine reduced to what the engine needs; built by [`crate::catalog::Catalog::machine_state`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -38,6 +46,10 @@ pub struct MachineState {
     pub os_products: Vec<ProductIx>,
     /// Installed KBs, sorted, without duplicates.
     pub installed: Vec<KbId>,
+    /// Enrolled in hotpatching: hotpatches raise its build.
+    pub hotpatch: bool,
+    /// The WinRE image version, when reported: decides Safe OS updates.
+    pub winre: Option<Build>,
 }
 
 /// How to evaluate.
@@ -45,32 +57,6 @@ pub struct MachineState {
 pub struct Options {
     /// Report every unsatisfied KB, not only the frontier.
     pub all: bool,
-}
-
-/// Why a KB is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Reason {
-    /// The machine's (effective) build is below the KB's FixedBuild on its branch.
-    BelowFixedBuild {
-        /// The machine's effective build.
-        machine: Build,
-        /// The KB's FixedBuild on that branch.
-        fixed: Build,
-    },
-    /// No FixedBuild to compare with: the KB is not installed and no installed KB supersedes it.
-    NotInstalled,
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Reason::BelowFixedBuild { machine, fixed } => {
-                write!(f, "build {machine} is below the fixed build {fixed}")
-            }
-            Reason::NotInstalled => f.write_str("not installed, and no installed KB supersedes it"),
-        }
-    }
 }
 
 /// One KB the machine misses.
@@ -88,6 +74,9 @@ pub struct MissingKb {
     pub supersedes_missing: Vec<KbId>,
     /// Why it is missing.
     pub reason: Reason,
+    /// How Windows services it on the machine (its kind on the machine's OS product, else on
+    /// the first product it fixes there).
+    pub kind: ServicingKind,
     /// Highest severity among the open vulnerabilities it closes (else among all it fixes).
     pub max_severity: Option<Severity>,
     /// The OS build number it is for, when it fixes the machine's OS product.

@@ -64,6 +64,8 @@ impl Catalog {
             products,
             os_products,
             installed,
+            hotpatch: device.hotpatch,
+            winre: device.winre_version,
         };
         Resolution { state, warnings }
     }

@@ -10,7 +10,8 @@ use kbgap_core::{Architecture, Severity};
 use kbgap_store::StoredMachine;
 
 use crate::dto::{
-    FixExtension, Machine, PublicAssetDto, PublicProductFixDto, Software, Vulnerability,
+    FixExtension, Machine, PublicAssetDto, PublicProductFixDto, ServicingStatus, Software,
+    Vulnerability,
 };
 use crate::fleet::FleetView;
 
@@ -29,6 +30,10 @@ pub fn machine_dto(m: &StoredMachine) -> Machine {
         .map(|v| format!("{}.{}.{}", v.major, v.minor, v.build));
     out.os_build = d.os_version.map(|v| i64::from(v.build));
     out.version = d.display_version.clone();
+    if let Some(note) = &d.end_of_support {
+        out.servicing_status = ServicingStatus::EndOfSupport;
+        out.servicing_note = Some(note.clone());
+    }
     if let Some(arch) = d.architecture {
         let (processor, bits) = match arch {
             Architecture::X86 => ("x86", "32-bit"),

@@ -12,6 +12,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kbgap_core::Device;
+use kbgap_core::catalog::Catalog;
+use kbgap_core::engine::unevaluated_software;
 use kbgap_inventory::{Format, Inventory};
 
 use super::convert::machine_dto;
@@ -36,15 +38,16 @@ pub async fn post_inventory(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("ndjson"));
+    let cat = fleet.catalog();
     if ndjson {
-        let devices = parse_ndjson(&body)?;
+        let devices = parse_ndjson(&body, cat)?;
         let stored = fleet.ingest(devices).await?;
         let items: Vec<_> = stored.iter().map(machine_dto).collect();
         let total = items.len();
         let page = Page::from_parts(items, total, 0, 0);
         return Ok(query.collection(context::MACHINES, page).into_response());
     }
-    let device = parse_one(&body, "request body", Format::Auto)?;
+    let device = parse_one(&body, "request body", Format::Auto, cat)?;
     let stored = fleet.ingest(vec![device]).await?;
     let Some(machine) = stored.first() else {
         return Err(ApiError::internal("the store returned no machine"));
@@ -69,10 +72,24 @@ fn body_error(r: BytesRejection) -> ApiError {
     }
 }
 
-/// One report; a hotfix list has no OS facts, so it cannot be a machine.
-fn parse_one(bytes: &[u8], source: &str, format: Format) -> Result<Device, ApiError> {
-    match kbgap_inventory::read(bytes, source, format) {
-        Ok(Inventory::Device(d)) => Ok(d),
+/// One report; a hotfix list has no OS facts, so it cannot be a machine. A build kbgap's own
+/// release table does not know is identified from the catalog; software the catalog does not
+/// evaluate is named in a warning stored with the machine.
+fn parse_one(
+    bytes: &[u8],
+    source: &str,
+    format: Format,
+    cat: &Catalog,
+) -> Result<Device, ApiError> {
+    match kbgap_inventory::read_with(bytes, source, format, Some(cat)) {
+        Ok(Inventory::Device(mut d)) => {
+            if !d.software.is_empty() {
+                let state = cat.machine_state(&d).state;
+                let warnings = unevaluated_software(cat, &d, &state);
+                d.warnings.extend(warnings);
+            }
+            Ok(d)
+        }
         Ok(Inventory::Hotfixes(_)) => Err(ApiError::invalid_input(format!(
             "{source}: a list of hotfixes has no OS facts; send systeminfo output, osquery \
              results or a kbgap machine report"
@@ -82,14 +99,14 @@ fn parse_one(bytes: &[u8], source: &str, format: Format) -> Result<Device, ApiEr
 }
 
 /// One machine report per non-blank line.
-fn parse_ndjson(bytes: &[u8]) -> Result<Vec<Device>, ApiError> {
+fn parse_ndjson(bytes: &[u8], cat: &Catalog) -> Result<Vec<Device>, ApiError> {
     let mut devices = Vec::new();
     for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let source = format!("request body line {}", n + 1);
-        devices.push(parse_one(line, &source, Format::Report)?);
+        devices.push(parse_one(line, &source, Format::Report, cat)?);
     }
     if devices.is_empty() {
         return Err(ApiError::invalid_input(

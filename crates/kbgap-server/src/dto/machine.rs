@@ -115,6 +115,24 @@ mde_enum!(
     }
 );
 
+mde_enum!(
+    /// `servicingStatus` (a kbgap extension): whether MSRC's security-update documents still cover
+    /// the machine's OS.
+    ServicingStatus {
+        /// MSRC covers the OS: getmissingkbs says what the machine misses.
+        Supported,
+        /// MSRC covers the OS no more (Windows XP, Server 2003, Vista and Server 2008 before
+        /// Service Pack 2 …): nothing can be listed for it; `servicingNote` says why.
+        EndOfSupport,
+    }
+);
+
+impl Default for ServicingStatus {
+    fn default() -> Self {
+        Self::Supported
+    }
+}
+
 /// `MachineIpAddress`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -214,6 +232,13 @@ pub struct Machine {
     pub ip_addresses: Vec<MachineIpAddress>,
     /// Cloud VM details.
     pub vm_metadata: Option<VmMetadata>,
+    /// kbgap extension: `Supported`, or `EndOfSupport` when MSRC covers the machine's OS no more
+    /// (its getmissingkbs is then empty, because nothing can be listed).
+    #[serde(default)]
+    pub servicing_status: ServicingStatus,
+    /// kbgap extension: why the OS is out of support, in plain words; `null` when supported.
+    #[serde(default)]
+    pub servicing_note: Option<String>,
 }
 
 impl Machine {
@@ -252,6 +277,8 @@ impl Machine {
             managed_by_status: ManagedByStatus::Unknown,
             ip_addresses: Vec::new(),
             vm_metadata: None,
+            servicing_status: ServicingStatus::Supported,
+            servicing_note: None,
         }
     }
 }
@@ -290,6 +317,8 @@ impl ODataRecord for Machine {
         "managedBy",
         "managedByStatus",
         "ipAddresses",
+        "servicingStatus",
+        "servicingNote",
     ];
 
     fn field(&self, name: &str) -> Option<ODataValue<'_>> {
@@ -342,6 +371,8 @@ impl ODataRecord for Machine {
                     })
                     .collect(),
             ),
+            "servicingStatus" => V::str(self.servicing_status.as_str()),
+            "servicingNote" => s(&self.servicing_note),
             _ => return None,
         })
     }
@@ -363,10 +394,13 @@ mod tests {
         assert_eq!(m.computer_dns_name, "se-pov-desktop");
         assert_eq!(m.os_build, Some(19044));
         assert_eq!(m.exposure_level, ExposureLevel::High);
-        // Property order: the capture's keys, in the order the live service sent them.
-        let capture_keys = key_order(CAPTURE.split("\"value\"").nth(1).unwrap());
+        assert_eq!(m.servicing_status, ServicingStatus::Supported);
+        // Property order: the capture's keys, in the order the live service sent them, then
+        // kbgap's two extensions.
+        let mut expected = key_order(CAPTURE.split("\"value\"").nth(1).unwrap());
+        expected.extend(["servicingStatus".to_owned(), "servicingNote".to_owned()]);
         let ours = key_order(&serde_json::to_string_pretty(&m).unwrap());
-        assert_eq!(ours, capture_keys);
+        assert_eq!(ours, expected);
     }
 
     /// Top-level keys of the first object in `text`, in order.
@@ -413,5 +447,14 @@ mod tests {
             Some(ODataValue::Collection(vec![ODataValue::str("prod")]))
         );
         assert_eq!(m.field("nope"), None);
+        assert_eq!(m.field("servicingStatus"), Some(ODataValue::str("Supported")));
+        assert_eq!(m.field("servicingNote"), Some(ODataValue::Null));
+        m.servicing_status = ServicingStatus::EndOfSupport;
+        m.servicing_note = Some("Windows XP is out of support".into());
+        assert_eq!(m.field("servicingStatus"), Some(ODataValue::str("EndOfSupport")));
+        assert_eq!(
+            m.field("servicingNote"),
+            Some(ODataValue::str("Windows XP is out of support"))
+        );
     }
 }

@@ -14,7 +14,7 @@ mod vulnerability;
 pub use collection::{JsonArray, ODataCollection, ODataEntity, RawCollection, context};
 pub use fix::{FixExtension, PublicProductFixDto};
 pub use machine::{
-    DeviceValue, ExposureLevel, HealthStatus, Machine, MachineIpAddress, ManagedBy,
+    DeviceValue, ExposureLevel, HealthStatus, Machine, MachineIpAddress, ManagedBy, ServicingStatus,
     ManagedByStatus, OnboardingStatus, RiskScore, VmMetadata,
 };
 pub use software::{MachineReference, PublicAssetDto, Software};

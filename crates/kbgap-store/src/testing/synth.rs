@@ -191,5 +191,6 @@ pub fn device(index: usize) -> Device {
         locale: Some("en-us;English (United States)".into()),
         last_seen: None,
         warnings: vec![],
+        ..Device::default()
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
 use kbgap_core::catalog::Catalog;
-use kbgap_core::engine::{Options, evaluate};
+use kbgap_core::engine::{Options, evaluate, unevaluated_software};
 use kbgap_core::report::MissingKbEntry;
 use kbgap_core::{Device, OsVersion};
 use kbgap_inventory::{Inventory, OsOverrides};
@@ -34,16 +34,31 @@ pub struct CatalogRef {
     newest: Option<String>,
 }
 
-/// Exit status of a scan: 0 nothing missing, 1 KBs missing, 2 an error.
+/// Exit status of a scan, over all its files: 2 an error, else 3 a machine out of support (MSRC
+/// covers its OS no more), else 1 KBs missing, else 0 nothing missing.
 pub async fn run(ctx: &Context, args: &ScanArgs) -> Result<i32> {
     let overrides = overrides(args)?;
     let format: kbgap_inventory::Format =
         args.input_format.parse().map_err(|e: String| anyhow!(e))?;
-    let (machines, failed) = read_machines(&args.files, format, &overrides);
-    if machines.is_empty() {
+    let (mut machines, mut errors) = read_machines(&args.files, format, &overrides, None);
+    // A build kbgap's own table does not know may be one the catalog knows: read again with it.
+    let unknown_build = errors.iter().any(|e| {
+        e.downcast_ref::<kbgap_inventory::InventoryError>()
+            .is_some_and(|e| e.kind() == kbgap_inventory::ErrorKind::UnknownBuild)
+    });
+    if machines.is_empty() && !unknown_build {
+        report_errors(&errors);
         return Ok(2);
     }
     let cat = load_catalog(ctx, &args.catalog).await?;
+    if unknown_build {
+        (machines, errors) = read_machines(&args.files, format, &overrides, Some(&cat));
+    }
+    report_errors(&errors);
+    let failed = !errors.is_empty();
+    if machines.is_empty() {
+        return Ok(2);
+    }
     let stale = staleness_warning(&cat);
     if let Some(w) = &stale {
         eprintln!("warning: {w}");
@@ -53,10 +68,18 @@ pub async fn run(ctx: &Context, args: &ScanArgs) -> Result<i32> {
         newest: cat.newest_document().map(|d| d.id.clone()),
     };
     let mut results = Vec::new();
-    for (_, mut device) in machines {
+    for (source, mut device) in machines {
         let res = cat.machine_state(&device);
         device.warnings.extend(res.warnings);
-        if device.software.is_empty() {
+        device
+            .warnings
+            .extend(unevaluated_software(&cat, &device, &res.state));
+        if let Some(finding) = &device.end_of_support {
+            if !matches!(args.format, Format::Table) {
+                // The table says it on stdout; JSON and CSV keep stdout for the data.
+                eprintln!("{source}: {}: {finding}", device.computer_dns_name);
+            }
+        } else if device.software.is_empty() {
             device.warnings.push(
                 "no software inventory: .NET Framework and other software updates were not evaluated".into(),
             );
@@ -87,10 +110,29 @@ pub async fn run(ctx: &Context, args: &ScanArgs) -> Result<i32> {
         }
     }
     let missing = results.iter().any(|r| !r.value.is_empty());
+    let out_of_support = results.iter().any(|r| r.device.end_of_support.is_some());
     // The process ends with this command: freeing the catalog's many small values one by one
     // would only delay the exit by milliseconds.
     std::mem::forget(cat);
-    Ok(if failed { 2 } else { i32::from(missing) })
+    Ok(exit_code(failed, out_of_support, missing))
+}
+
+/// The exit code of a scan of several files: an error wins, then a machine out of support, then
+/// missing KBs.
+fn exit_code(failed: bool, out_of_support: bool, missing: bool) -> i32 {
+    if failed {
+        2
+    } else if out_of_support {
+        3
+    } else {
+        i32::from(missing)
+    }
+}
+
+fn report_errors(errors: &[anyhow::Error]) {
+    for e in errors {
+        eprintln!("error: {e:#}");
+    }
 }
 
 fn overrides(args: &ScanArgs) -> Result<OsOverrides> {
@@ -123,23 +165,28 @@ fn has_os_facts(o: &OsOverrides) -> bool {
 }
 
 /// Reads every file; hotfix lists join the machine read just before them, or become a machine of
-/// their own when OS facts are given as options. Errors are printed per file.
+/// their own when OS facts are given as options. Gives the machines and the errors, one per
+/// failed file; `catalog` identifies builds kbgap's own release table does not know.
 fn read_machines(
     files: &[PathBuf],
     format: kbgap_inventory::Format,
     o: &OsOverrides,
-) -> (Vec<(String, Device)>, bool) {
+    catalog: Option<&Catalog>,
+) -> (Vec<(String, Device)>, Vec<anyhow::Error>) {
     let mut machines: Vec<(String, Device)> = Vec::new();
-    let mut failed = false;
+    let mut errors = Vec::new();
     for path in files {
         let source = path.display().to_string();
         let result = std::fs::read(path)
             .map_err(|e| anyhow!("{source}: {e}"))
-            .and_then(|bytes| kbgap_inventory::read(&bytes, &source, format).map_err(anyhow::Error::from))
+            .and_then(|bytes| {
+                kbgap_inventory::read_with(&bytes, &source, format, catalog)
+                    .map_err(anyhow::Error::from)
+            })
             .and_then(|inv| match inv {
                 Inventory::Device(mut d) => {
                     if o != &OsOverrides::default() {
-                        kbgap_inventory::apply_overrides(&mut d, o)?;
+                        kbgap_inventory::apply_overrides_with(&mut d, o, catalog)?;
                     }
                     Ok(Some(d))
                 }
@@ -148,7 +195,9 @@ fn read_machines(
                         kbgap_inventory::merge_hotfixes(d, &list);
                         Ok(None)
                     }
-                    _ if has_os_facts(o) => Ok(Some(kbgap_inventory::device_from_facts(o, &list, &source)?)),
+                    _ if has_os_facts(o) => Ok(Some(kbgap_inventory::device_from_facts_with(
+                        o, &list, &source, catalog,
+                    )?)),
                     _ => Err(anyhow!(
                         "{source}: a hotfix list names no OS; give a systeminfo file before it, or --os-version (with --architecture, --installation-type)"
                     )),
@@ -157,13 +206,10 @@ fn read_machines(
         match result {
             Ok(Some(d)) => machines.push((source, d)),
             Ok(None) => {}
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                failed = true;
-            }
+            Err(e) => errors.push(e),
         }
     }
-    (machines, failed)
+    (machines, errors)
 }
 
 async fn load_catalog(ctx: &Context, paths: &[PathBuf]) -> Result<Catalog> {
@@ -197,12 +243,16 @@ fn table(r: &ScanResult) -> String {
     let mut out = format!(
         "{}  {}  {}  {}\n",
         d.computer_dns_name,
-        d.products.first().map_or("unknown OS", String::as_str),
+        (d.products.first().or(d.os_name.as_ref())).map_or("unknown OS", String::as_str),
         build,
         format_args!("{} KBs installed", d.installed_kbs.len())
     );
     for w in &d.warnings {
         out.push_str(&format!("  warning: {w}\n"));
+    }
+    if let Some(finding) = &d.end_of_support {
+        out.push_str(&format!("  out of support: {finding}\n\n"));
+        return out;
     }
     if r.value.is_empty() {
         out.push_str("  nothing missing\n\n");
@@ -267,4 +317,19 @@ fn write_csv(out: &mut impl Write, results: &[ScanResult]) -> Result<()> {
     }
     w.flush().context("writing CSV")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_code;
+
+    #[test]
+    fn an_error_wins_then_out_of_support_then_missing() {
+        assert_eq!(exit_code(false, false, false), 0);
+        assert_eq!(exit_code(false, false, true), 1);
+        assert_eq!(exit_code(false, true, true), 3);
+        assert_eq!(exit_code(false, true, false), 3);
+        assert_eq!(exit_code(true, true, true), 2);
+        assert_eq!(exit_code(true, false, false), 2);
+    }
 }

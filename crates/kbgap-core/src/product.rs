@@ -133,7 +133,7 @@ fn windows_family(os: &str) -> Option<(&'static str, Option<String>)> {
         let year = word(os.strip_prefix("windows server ")?);
         let is_year =
             year.len() == 4 && year.starts_with("20") && year.bytes().all(|b| b.is_ascii_digit());
-        return is_year.then(|| ("windows server", Some(year)));
+        return is_year.then_some(("windows server", Some(year)));
     };
     let rest = os[fam.len()..].trim_start();
     let (family, version) = match *fam {

@@ -170,7 +170,11 @@ fn covers(cat: &Catalog, m: &MachineState, missing: &MissingKb) -> String {
     };
     match covered.len() {
         1 => format!("; covers KB{}", cat.kb(newest).id),
-        n => format!("; covers KB{} and {} older {what}", cat.kb(newest).id, n - 1),
+        n => format!(
+            "; covers KB{} and {} older {what}",
+            cat.kb(newest).id,
+            n - 1
+        ),
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use kbgap_core::catalog::Catalog;
 use kbgap_core::engine::{Options, evaluate};
-use kbgap_core::{Device, Document, KbId};
+use kbgap_core::{Device, Document, KbId, ServicingKind};
 use proptest::prelude::*;
 
 fn catalog() -> &'static Catalog {
@@ -110,6 +110,39 @@ proptest! {
         let ev2 = evaluate(cat, &st2, Options::default());
         prop_assert!(ev2.missing.is_empty(), "still missing: {:?}",
             ev2.missing.iter().map(|m| cat.kb(m.kb).id).collect::<Vec<_>>());
+    }
+
+    /// At most one cumulative update (or rollup) per OS product branch on the frontier.
+    #[test]
+    fn at_most_one_cumulative_update_per_branch(d in state()) {
+        let cat = catalog();
+        let st = cat.machine_state(&d).state;
+        let ev = evaluate(cat, &st, Options::default());
+        let level: Vec<_> = ev.missing.iter()
+            .filter(|m| matches!(m.kind, ServicingKind::CumulativeUpdate | ServicingKind::MonthlyRollup))
+            .map(|m| cat.kb(m.kb).id)
+            .collect();
+        prop_assert!(level.len() <= 1, "several on one branch: {:?}", level);
+    }
+
+    /// Every vulnerability MSRC lists for the machine's products is either closed or open, and
+    /// every open one is closed by some frontier KB: nothing is dropped.
+    #[test]
+    fn every_cve_is_accounted_for(d in state()) {
+        let cat = catalog();
+        let st = cat.machine_state(&d).state;
+        let ev = evaluate(cat, &st, Options::default());
+        let listed: std::collections::BTreeSet<u32> = st.products.iter()
+            .flat_map(|&p| cat.fixes_of(p).iter().map(|f| f.vuln))
+            .collect();
+        let closed_by_frontier: std::collections::BTreeSet<u32> = ev.missing.iter()
+            .flat_map(|m| m.closes.iter().copied())
+            .collect();
+        for v in &ev.open {
+            prop_assert!(listed.contains(v));
+            prop_assert!(closed_by_frontier.contains(v),
+                "{} is open but no frontier KB closes it", cat.vuln(*v).id);
+        }
     }
 
     /// The answer does not depend on the order facts arrive in: products listed in any order,

@@ -35,7 +35,12 @@ fn newest(cat: &Catalog, os: ProductIx) -> Option<KbIx> {
         .find(|&k| cat.kind_on(k, os) != Some(K::Hotpatch))
 }
 
-fn eval_on(cat: &Catalog, os: ProductIx, ubr: Option<u32>, kbs: &[u32]) -> (MachineState, Evaluation) {
+fn eval_on(
+    cat: &Catalog,
+    os: ProductIx,
+    ubr: Option<u32>,
+    kbs: &[u32],
+) -> (MachineState, Evaluation) {
     let kbs: Vec<KbId> = kbs.iter().map(|&n| KbId::new(n).unwrap()).collect();
     let st = state(cat, &device_on(cat, os, ubr, &kbs));
     let ev = frontier(cat, &st);
@@ -84,12 +89,24 @@ fn server_2019_up_to_date_is_clean() {
     let (_, ev) = eval_on(cat, s2019, Some(8880), &[5094123]);
     let ids = kb_ids(cat, &ev);
     for stale in [4512578, 4465664, 4558997, 4519337] {
-        assert!(!ids.iter().any(|k| k.get() == stale), "KB{stale} in {ids:?}");
+        assert!(
+            !ids.iter().any(|k| k.get() == stale),
+            "KB{stale} in {ids:?}"
+        );
     }
     assert_eq!(level_entries(&ev), Vec::<KbIx>::new(), "{ids:?}");
-    assert_eq!(cat.kind_on(kb(cat, 4465664), s2019), Some(K::ServicingStack));
-    assert_eq!(cat.kind_on(kb(cat, 4519337), s2019), Some(K::SetupDynamicUpdate));
-    assert_eq!(cat.kind_on(kb(cat, 4512578), s2019), Some(K::CumulativeUpdate));
+    assert_eq!(
+        cat.kind_on(kb(cat, 4465664), s2019),
+        Some(K::ServicingStack)
+    );
+    assert_eq!(
+        cat.kind_on(kb(cat, 4519337), s2019),
+        Some(K::SetupDynamicUpdate)
+    );
+    assert_eq!(
+        cat.kind_on(kb(cat, 4512578), s2019),
+        Some(K::CumulativeUpdate)
+    );
 }
 
 #[test]
@@ -97,7 +114,11 @@ fn one_cumulative_update_after_patch_tuesday() {
     let cat = bundled();
     for (name, new, old) in [
         ("Windows Server 2025", 5094125, 5087539),
-        ("Windows 11 Version 26H1 for x64-based Systems", 5095051, 5089548),
+        (
+            "Windows 11 Version 26H1 for x64-based Systems",
+            5095051,
+            5089548,
+        ),
     ] {
         let p = os(cat, name);
         assert_eq!(newest(cat, p), Some(kb(cat, new)), "{name}");
@@ -137,9 +158,17 @@ fn safe_os_updates_on_another_branch_keep_their_cves_open() {
         let (_, ev) = eval_on(cat, p, Some(top_rev), &[]);
         assert!(is_open(cat, &ev, "CVE-2024-43513"), "{name}");
         assert!(closes(cat, &ev, 5046400, "CVE-2024-43513"), "{name}");
-        let entry = ev.missing.iter().find(|m| cat.kb(m.kb).id.get() == 5046400).unwrap();
+        let entry = ev
+            .missing
+            .iter()
+            .find(|m| cat.kb(m.kb).id.get() == 5046400)
+            .unwrap();
         assert_eq!(entry.kind, K::SafeOs);
-        assert!(entry.reason.to_string().contains("reagentc"), "{}", entry.reason);
+        assert!(
+            entry.reason.to_string().contains("reagentc"),
+            "{}",
+            entry.reason
+        );
         // CVE-2024-38163 (KB5042320) is open too, closed by the newer Safe OS update.
         assert!(is_open(cat, &ev, "CVE-2024-38163"), "{name}");
         // A WinRE image at the fixed version closes both.
@@ -159,7 +188,11 @@ fn safe_os_updates_are_not_folded_into_cumulative_updates() {
     let cat = bundled();
     for (name, safe_os, cve) in [
         ("Windows Server 2022", 5046399, "CVE-2024-43513"),
-        ("Windows 11 version 21H2 for x64-based Systems", 5046398, "CVE-2024-43513"),
+        (
+            "Windows 11 version 21H2 for x64-based Systems",
+            5046398,
+            "CVE-2024-43513",
+        ),
     ] {
         let p = os(cat, name);
         assert_eq!(cat.kind_on(kb(cat, safe_os), p), Some(K::SafeOs));
@@ -172,12 +205,11 @@ fn safe_os_updates_are_not_folded_into_cumulative_updates() {
         let (st, with) = eval_on(cat, p, None, &[safe_os]);
         assert_eq!(with.effective_ubr, None, "{name}");
         assert!(st.installed.len() == 1);
-        let closed_by_it = bare
-            .open
-            .iter()
-            .filter(|v| !with.open.contains(v))
-            .count();
-        assert!(closed_by_it <= 2, "{name}: KB{safe_os} closed {closed_by_it} CVEs");
+        let closed_by_it = bare.open.iter().filter(|v| !with.open.contains(v)).count();
+        assert!(
+            closed_by_it <= 2,
+            "{name}: KB{safe_os} closed {closed_by_it} CVEs"
+        );
     }
     // Server 2022's older Safe OS update is covered by its successor.
     let p = os(cat, "Windows Server 2022");
@@ -197,7 +229,11 @@ fn fixed_build_typos_are_decided_by_presence() {
         .map(|f| cat.vuln(f.vuln).id.clone())
         .filter(|v| v.is_cve())
         .collect();
-    assert!(cves.len() >= 30, "KB5022836's rows for 21H2 are kept: {}", cves.len());
+    assert!(
+        cves.len() >= 30,
+        "KB5022836's rows for 21H2 are kept: {}",
+        cves.len()
+    );
     // January 2023's level: every CVE of the February update is open.
     let (_, ev) = eval_on(cat, p, Some(rev(cat, 5022287, p)), &[]);
     for c in &cves {
@@ -207,7 +243,10 @@ fn fixed_build_typos_are_decided_by_presence() {
     let (ubr, kbs) = current(cat, p);
     let (_, ev) = eval_on(cat, p, ubr, &kbs);
     for c in &cves {
-        assert!(!is_open(cat, &ev, &c.to_string()), "{c} open on the newest level");
+        assert!(
+            !is_open(cat, &ev, &c.to_string()),
+            "{c} open on the newest level"
+        );
     }
 }
 
@@ -231,7 +270,10 @@ fn dotnet_updates_are_cumulative_per_version_and_os() {
         .collect();
     assert_eq!(dotnet.len(), 1, "{dotnet:?}");
     for old in [5082420, 5066131, 5049622, 5044030] {
-        assert!(!dotnet.iter().any(|k| k.get() == old), "KB{old} in {dotnet:?}");
+        assert!(
+            !dotnet.iter().any(|k| k.get() == old),
+            "KB{old} in {dotnet:?}"
+        );
     }
 }
 
@@ -251,7 +293,11 @@ fn hotpatches_raise_the_build_only_when_enrolled() {
     enrolled.hotpatch = true;
     // Not enrolled: at most the cumulative update the hotpatch builds on.
     let hot_rev = cat.hotpatch_revision(hot, p).unwrap();
-    assert!(frontier(cat, &plain).effective_ubr.is_none_or(|u| u < hot_rev));
+    assert!(
+        frontier(cat, &plain)
+            .effective_ubr
+            .is_none_or(|u| u < hot_rev)
+    );
     assert_eq!(
         frontier(cat, &enrolled).effective_ubr,
         cat.hotpatch_revision(hot, p)
@@ -295,7 +341,10 @@ fn every_windows_product_comes_out_clean_when_current_and_gets_one_update_when_b
         let current_by_kb = frontier(cat, &state(cat, &device_on(cat, p, None, &[top_id])));
         let mut current = vec![("by KB", current_by_kb)];
         if let Some(r) = cat.cumulative_revision(top, p) {
-            current.push(("by UBR", frontier(cat, &state(cat, &device_on(cat, p, Some(r), &[])))));
+            current.push((
+                "by UBR",
+                frontier(cat, &state(cat, &device_on(cat, p, Some(r), &[]))),
+            ));
         }
         for (how, ev) in &current {
             let stale = level_entries(ev);
@@ -309,7 +358,11 @@ fn every_windows_product_comes_out_clean_when_current_and_gets_one_update_when_b
         let mut behind_sizes = Vec::new();
         for old in spread(&line) {
             let ubr = cat.cumulative_revision(old, p);
-            let kbs = if ubr.is_some() { vec![] } else { vec![cat.kb(old).id] };
+            let kbs = if ubr.is_some() {
+                vec![]
+            } else {
+                vec![cat.kb(old).id]
+            };
             let ev = frontier(cat, &state(cat, &device_on(cat, p, ubr, &kbs)));
             let level: Vec<KbIx> = ev
                 .missing
@@ -340,5 +393,10 @@ fn every_windows_product_comes_out_clean_when_current_and_gets_one_update_when_b
     }
     println!("{}", table.join("\n"));
     assert!(table.len() >= 60, "only {} products swept", table.len());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

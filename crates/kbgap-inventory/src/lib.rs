@@ -120,7 +120,9 @@ pub fn read_with(
         f => f,
     };
     match format {
-        Format::Systeminfo | Format::Auto => systeminfo::read(&text, source, catalog).map(Inventory::Device),
+        Format::Systeminfo | Format::Auto => {
+            systeminfo::read(&text, source, catalog).map(Inventory::Device)
+        }
         Format::Hotfixes => hotfixes::read(&text, source).map(Inventory::Hotfixes),
         Format::Report => report::read(&text, source, catalog).map(Inventory::Device),
         Format::Osquery => {

@@ -220,11 +220,12 @@ pub fn identify_with(
                 ),
             }),
             None => match catalog {
-                Some(cat) if v.major == 10 && v.minor == 0 => from_catalog(cat, facts)
-                    .ok_or(IdentifyError::UnknownBuild {
+                Some(cat) if v.major == 10 && v.minor == 0 => {
+                    from_catalog(cat, facts).ok_or(IdentifyError::UnknownBuild {
                         version: v,
                         catalog_checked: true,
-                    }),
+                    })
+                }
                 _ => Err(IdentifyError::UnknownBuild {
                     version: v,
                     catalog_checked: false,
@@ -643,7 +644,11 @@ mod tests {
             (6000, Client, "Windows Vista"),
             (6001, Client, "Windows Vista Service Pack 1"),
             (7600, Client, "Windows 7 without Service Pack 1"),
-            (7600, Server, "Windows Server 2008 R2 without Service Pack 1"),
+            (
+                7600,
+                Server,
+                "Windows Server 2008 R2 without Service Pack 1",
+            ),
             (9200, Client, "Windows 8"),
         ] {
             let id = identify(&facts(b, it, X64)).unwrap();
@@ -655,7 +660,12 @@ mod tests {
             assert!(why.contains("is out of support"), "{why}");
         }
         // Covered releases carry no end-of-support note, even old ones still in MSRC's documents.
-        for (b, it) in [(6002, Client), (6003, Server), (7601, Client), (9600, Client)] {
+        for (b, it) in [
+            (6002, Client),
+            (6003, Server),
+            (7601, Client),
+            (9600, Client),
+        ] {
             assert_eq!(identify(&facts(b, it, X64)).unwrap().end_of_support, None);
         }
     }

@@ -116,7 +116,6 @@ pub fn read(text: &str, file: &str, catalog: Option<&Catalog>) -> Result<Device,
         end_of_support: id.end_of_support,
         hotpatch: report.hotpatch.unwrap_or(false),
         winre_version: report.winre_version.map(|v| v.0),
-        ..Device::default()
     })
 }
 

@@ -135,18 +135,20 @@ fn the_catalog_alone_identifies_every_release_of_the_compiled_table() {
             }
         }
     }
-    assert!(differ.is_empty(), "{} differ:\n{}", differ.len(), differ.join("\n"));
+    assert!(
+        differ.is_empty(),
+        "{} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
     assert_eq!(same, compared);
     assert!(compared >= 60, "{compared} combinations compared");
 }
 
 #[test]
 fn a_release_newer_than_kbgap_is_identified_from_the_catalog() {
-    let text = String::from_utf8(bytes(
-        corpus_dir(),
-        "11_24H2_x64_enterprise_systeminfo.txt",
-    ))
-    .unwrap();
+    let text =
+        String::from_utf8(bytes(corpus_dir(), "11_24H2_x64_enterprise_systeminfo.txt")).unwrap();
     let edited = text.replace("10.0.26100 N/A Build 26100", "10.0.28100 N/A Build 28100");
     assert_ne!(edited, text, "the fixture names build 26100");
 
@@ -163,11 +165,15 @@ fn a_release_newer_than_kbgap_is_identified_from_the_catalog() {
     );
     // … but a catalog that lists the new release identifies it.
     let cat = catalog_with_a_new_release();
-    let Ok(Inventory::Device(d)) = read_with(edited.as_bytes(), "27h1.txt", Format::Auto, Some(cat))
+    let Ok(Inventory::Device(d)) =
+        read_with(edited.as_bytes(), "27h1.txt", Format::Auto, Some(cat))
     else {
         panic!("not identified")
     };
-    assert_eq!(d.products, ["Windows 11 Version 27H1 for x64-based Systems"]);
+    assert_eq!(
+        d.products,
+        ["Windows 11 Version 27H1 for x64-based Systems"]
+    );
     assert_eq!(d.installation_type, Some(InstallationType::Client));
     assert!(
         d.warnings
@@ -181,7 +187,10 @@ fn a_release_newer_than_kbgap_is_identified_from_the_catalog() {
     else {
         panic!()
     };
-    assert_eq!(d.products, ["Windows 11 Version 24H2 for x64-based Systems"]);
+    assert_eq!(
+        d.products,
+        ["Windows 11 Version 24H2 for x64-based Systems"]
+    );
     assert!(d.warnings.iter().all(|w| !w.contains("release table")));
 }
 

@@ -101,12 +101,18 @@ fn xp_and_server_2003_are_accepted_as_end_of_support_in_plain_words() {
         )
     );
     assert!(d.products.is_empty());
-    assert_eq!(d.os_version.map(|v| v.to_string()).as_deref(), Some("5.1.2600"));
+    assert_eq!(
+        d.os_version.map(|v| v.to_string()).as_deref(),
+        Some("5.1.2600")
+    );
     assert_eq!(d.service_pack, Some(3));
     assert_eq!(d.architecture, Some(X86));
     assert_eq!(d.installation_type, Some(Client));
     assert!(!d.installed_kbs.is_empty(), "the hotfixes are still read");
-    let d = device(corpus_dir(), "srv_2003r2_sp2_x86_standard_en-us_systeminfo.txt");
+    let d = device(
+        corpus_dir(),
+        "srv_2003r2_sp2_x86_standard_en-us_systeminfo.txt",
+    );
     let why = d.end_of_support.unwrap();
     assert!(
         why.starts_with("Windows Server 2003 Service Pack 2 (5.2.3790) is out of support"),
@@ -118,7 +124,10 @@ fn xp_and_server_2003_are_accepted_as_end_of_support_in_plain_words() {
         d.warnings
     );
     for (name, release) in [
-        ("vista_x64_sp1_systeminfo.txt", "Windows Vista Service Pack 1 (6.0.6001)"),
+        (
+            "vista_x64_sp1_systeminfo.txt",
+            "Windows Vista Service Pack 1 (6.0.6001)",
+        ),
         (
             "srv_2008_rtm_x64_standard_en-us_systeminfo.txt",
             "Windows Server 2008 without Service Pack 2 (6.0.6001)",

@@ -167,8 +167,16 @@ fn machine_report_hotpatch_and_winre_version() {
 #[test]
 fn bad_hotpatch_or_winre_version_is_an_error_naming_the_field() {
     let cases = [
-        ("\"hotpatch\": true", "\"hotpatch\": \"yes\"", "field \"hotpatch\""),
-        ("\"hotpatch\": true", "\"hotpatch\": 1", "field \"hotpatch\""),
+        (
+            "\"hotpatch\": true",
+            "\"hotpatch\": \"yes\"",
+            "field \"hotpatch\"",
+        ),
+        (
+            "\"hotpatch\": true",
+            "\"hotpatch\": 1",
+            "field \"hotpatch\"",
+        ),
         (
             "\"10.0.26100.4652\"",
             "\"10.0.26100\"",

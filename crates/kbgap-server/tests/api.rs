@@ -525,7 +525,10 @@ async fn end_of_support_machines_are_stored_listed_and_filterable() {
     let all = api.json("/api/machines", roles).await;
     assert_eq!(all["value"].as_array().unwrap().len(), 3);
     let eos = api
-        .json("/api/machines?$filter=servicingStatus eq 'EndOfSupport'", roles)
+        .json(
+            "/api/machines?$filter=servicingStatus eq 'EndOfSupport'",
+            roles,
+        )
         .await;
     let expected: BTreeSet<String> = [
         xp["computerDnsName"].as_str().unwrap().to_owned(),
@@ -537,10 +540,18 @@ async fn end_of_support_machines_are_stored_listed_and_filterable() {
     .into();
     assert_eq!(names(&eos), expected);
     for m in eos["value"].as_array().unwrap() {
-        assert!(m["servicingNote"].as_str().unwrap().contains("is out of support"));
+        assert!(
+            m["servicingNote"]
+                .as_str()
+                .unwrap()
+                .contains("is out of support")
+        );
     }
     let supported = api
-        .json("/api/machines?$filter=servicingStatus eq 'Supported'", roles)
+        .json(
+            "/api/machines?$filter=servicingStatus eq 'Supported'",
+            roles,
+        )
         .await;
     assert_eq!(supported["value"].as_array().unwrap().len(), 1);
     let noted = api
@@ -566,7 +577,9 @@ async fn end_of_support_machines_are_stored_listed_and_filterable() {
     // Documented in $metadata.
     let resp = api.get_as("/api/$metadata", roles).await;
     let xml = resp.text().await.unwrap();
-    assert!(xml.contains(r#"<Property Name="servicingStatus" Type="Edm.String" Nullable="false" />"#));
+    assert!(
+        xml.contains(r#"<Property Name="servicingStatus" Type="Edm.String" Nullable="false" />"#)
+    );
     assert!(xml.contains(r#"<Property Name="servicingNote" Type="Edm.String" />"#));
 
     // Software kbgap does not evaluate is named in a warning stored with the machine; a .NET
@@ -577,7 +590,9 @@ async fn end_of_support_machines_are_stored_listed_and_filterable() {
           {"vendor":"Google LLC","name":"Google Chrome","version":"126.0.6478.127"},
           {"vendor":"Microsoft Corporation","name":"Microsoft .NET Framework 4.8.1","version":"4.8.09032"},
           {"vendor":"Igor Pavlov","name":"7-Zip 23.01 (x64)","version":"23.01"}]}"#;
-    let resp = api.post(report.as_bytes().to_vec(), "application/json").await;
+    let resp = api
+        .post(report.as_bytes().to_vec(), "application/json")
+        .await;
     assert_eq!(resp.status().as_u16(), 200);
     api.stop().await;
 
@@ -601,7 +616,10 @@ async fn end_of_support_machines_are_stored_listed_and_filterable() {
     // A restart reloads the out-of-support machines with their status.
     let api = Api::start(store).await;
     let eos = api
-        .json("/api/machines?$filter=servicingStatus eq 'EndOfSupport'", roles)
+        .json(
+            "/api/machines?$filter=servicingStatus eq 'EndOfSupport'",
+            roles,
+        )
         .await;
     assert_eq!(names(&eos), expected);
     api.stop().await;

@@ -171,8 +171,14 @@ mod tests {
         d2.hotpatch = true;
         d2.winre_version = Some("10.0.19041.5000".parse().unwrap());
         let json = encode_device(&d2).unwrap();
-        assert!(json.contains(r#""installedKbs":["5034122","5034441"]"#), "{json}");
-        assert!(json.contains(r#""winreVersion":"10.0.19041.5000""#), "{json}");
+        assert!(
+            json.contains(r#""installedKbs":["5034122","5034441"]"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#""winreVersion":"10.0.19041.5000""#),
+            "{json}"
+        );
         assert_eq!(decode_device("m1", &json).unwrap(), d2);
     }
 

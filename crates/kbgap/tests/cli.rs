@@ -278,7 +278,11 @@ fn scan_of_windows_xp_says_it_is_out_of_support_and_exits_3() {
     );
     assert_eq!(r["device"]["products"], serde_json::json!([]));
     assert_eq!(r["value"], serde_json::json!([]));
-    assert!(stderr(&o).contains(XP) && stderr(&o).contains("is out of support"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(XP) && stderr(&o).contains("is out of support"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Over several files: an error (2) wins, then out of support (3), then missing KBs (1).
@@ -320,8 +324,13 @@ fn scan_json_installed_kbs_are_digit_strings() {
     let kbs = r["device"]["installedKbs"].as_array().unwrap();
     assert!(!kbs.is_empty());
     for kb in kbs {
-        let s = kb.as_str().unwrap_or_else(|| panic!("{kb} is not a string"));
-        assert!(!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()), "{s}");
+        let s = kb
+            .as_str()
+            .unwrap_or_else(|| panic!("{kb} is not a string"));
+        assert!(
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()),
+            "{s}"
+        );
     }
     // The systeminfo file's own hotfix list, in order.
     let text = std::fs::read_to_string(corpus(WIN10)).unwrap();
@@ -363,7 +372,10 @@ fn scan_names_software_it_does_not_evaluate() {
     );
     let file = dir.path().join("pc1.json");
     std::fs::write(&file, report).unwrap();
-    let o = kbgap(dir.path(), &["scan", "--format", "json", file.to_str().unwrap()]);
+    let o = kbgap(
+        dir.path(),
+        &["scan", "--format", "json", file.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let r = json(&o);
     let warnings: Vec<&str> = r["device"]["warnings"]
@@ -384,11 +396,15 @@ fn scan_names_software_it_does_not_evaluate() {
     );
     // The matched .NET runtime is evaluated: its KBs can be among the answer's products.
     assert!(
-        r["value"].as_array().unwrap().iter().any(|e| e["productsNames"]
+        r["value"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|p| p == ".net_framework")),
+            .any(|e| e["productsNames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == ".net_framework")),
         "{}",
         r["value"]
     );
@@ -442,4 +458,16 @@ fn scan_os_version_unknown_to_the_table_asks_the_catalog() {
         json(&o)["device"]["products"],
         serde_json::json!(["Windows 11 version 26H1 for x64-based Systems"])
     );
+}
+
+/// `kbgap machines import` stores an out-of-support machine instead of refusing it.
+#[test]
+fn machines_import_stores_windows_xp() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kbgap(
+        dir.path(),
+        &["machines", "import", &corpus(XP), &corpus(WIN10)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2 reports stored"), "{}", stdout(&o));
 }

@@ -76,8 +76,9 @@ def main():
     api = args.base.rstrip("/") + "/api"
 
     # 1. Load the fleet: each file as raw systeminfo text. Files kbgap cannot place (hotfix lists
-    #    without an OS, releases outside the catalog) are refused with 400 InvalidInput, exactly
-    #    when `kbgap scan` refuses them too.
+    #    without an OS) are refused with 400 InvalidInput, exactly when `kbgap scan` refuses them
+    #    too. Releases MSRC covers no more (XP, Server 2003 ...) are accepted as "EndOfSupport",
+    #    exactly when `kbgap scan` exits 3 for them.
     latest = {}  # machine id -> the file whose report it holds now (a host reported twice updates)
     refused = accepted = 0
     scanned = {}  # path -> (exit code, JSON): each file is scanned once
@@ -87,8 +88,17 @@ def main():
         code, out = scan(args.kbgap, args.data_dir, path)
         scanned[path] = (code, out)
         if r.status_code == 200:
-            check(code in (0, 1), f"{path}: the server accepted it, scan exited {code}")
+            check(code in (0, 1, 3), f"{path}: the server accepted it, scan exited {code}")
             m = r.json()
+            eos = code == 3
+            check(
+                m["servicingStatus"] == ("EndOfSupport" if eos else "Supported"),
+                f"{path}: servicingStatus {m['servicingStatus']}, scan exited {code}",
+            )
+            check(
+                (m["servicingNote"] == out["device"].get("endOfSupport")) and (eos == bool(m["servicingNote"])),
+                f"{path}: servicingNote {m['servicingNote']!r} != scan {out['device'].get('endOfSupport')!r}",
+            )
             check(len(m["id"]) == 40 and all(c in "0123456789abcdef" for c in m["id"]), f"{path}: id {m['id']}")
             latest[m["id"]] = path
             accepted += 1
@@ -112,7 +122,8 @@ def main():
         code, out = scanned[path]
         scans[mid] = out["value"]
         scans_all[mid] = scan(args.kbgap, args.data_dir, path, "--all")[1]["value"]
-        check(code == (1 if out["value"] else 0), f"{path}: scan exit {code} with {len(out['value'])} KBs")
+        expected = 3 if out["device"].get("endOfSupport") else (1 if out["value"] else 0)
+        check(code == expected, f"{path}: scan exit {code} with {len(out['value'])} KBs")
     missed_on = collections.Counter(e["id"] for v in scans.values() for e in v)
     total_kbs = 0
     for mid, path in sorted(latest.items()):

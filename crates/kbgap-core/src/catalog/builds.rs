@@ -8,6 +8,9 @@ use rustc_hash::FxHashMap;
 use super::{Catalog, ProductIx};
 use crate::kinds::{Architecture, InstallationType};
 
+/// Products one machine cannot run together: (server, Server Core, architecture).
+type GroupKey = (bool, bool, Option<Architecture>);
+
 impl Catalog {
     /// The full names of the OS products that run build `10.0.<build>` and fit the installation
     /// type and architecture (`None`: any), sorted, without duplicates.
@@ -69,8 +72,7 @@ impl Catalog {
         // goes to the newer build). Among the products that run it, one machine runs one per
         // installation type and architecture: the one MSRC lists most (a stray duplicate such as
         // "Windows 11 Version 26H1 for x64-based Systems - extra", listed for one KB, is not it).
-        let mut best: FxHashMap<(bool, bool, Option<Architecture>), (u32, Vec<ProductIx>)> =
-            FxHashMap::default();
+        let mut best: FxHashMap<GroupKey, (u32, Vec<ProductIx>)> = FxHashMap::default();
         for (ix, per_build) in counts {
             let f = &self.product(ix).facts;
             let runs = match f.build {

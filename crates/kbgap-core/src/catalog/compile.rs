@@ -415,8 +415,10 @@ fn raising_updates(
     let mut out = FxHashMap::default();
     for (kix, kb) in kbs.iter().enumerate() {
         for kp in kb.products.iter().filter(|kp| kp.kind == kind) {
-            if let (true, Some(rev)) = (products[kp.product as usize].facts.is_os, kp.native_revision)
-            {
+            if let (true, Some(rev)) = (
+                products[kp.product as usize].facts.is_os,
+                kp.native_revision,
+            ) {
                 out.insert((kix as KbIx, kp.product), rev);
             }
         }

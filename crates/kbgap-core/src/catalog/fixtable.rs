@@ -258,7 +258,11 @@ mod tests {
         let kb1: Vec<u32> = loaded.product(0).of_kb(1).map(|f| f.vuln).collect();
         assert_eq!(kb1, [0, 1]);
         let kb0: Vec<_> = loaded.product(0).of_kb(0).collect();
-        assert_eq!(kb0.len(), 1, "other-branch rows are kept, decided by presence");
+        assert_eq!(
+            kb0.len(),
+            1,
+            "other-branch rows are kept, decided by presence"
+        );
         assert_eq!(kb0[0].kind, ServicingKind::SafeOs);
     }
 

@@ -276,8 +276,10 @@ impl Catalog {
     /// How Windows services `kb` on `product`, when the KB fixes that product.
     pub fn kind_on(&self, kb: KbIx, product: ProductIx) -> Option<ServicingKind> {
         let products = &self.kbs[kb as usize].products;
-        (products.binary_search_by_key(&product, |kp| kp.product).ok())
-            .map(|i| products[i].kind)
+        (products
+            .binary_search_by_key(&product, |kp| kp.product)
+            .ok())
+        .map(|i| products[i].kind)
     }
     /// The supersedence graph, for closures over many KBs at once.
     pub(crate) fn graph(&self) -> &supersedence::Graph {

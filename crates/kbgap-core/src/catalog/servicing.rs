@@ -222,7 +222,25 @@ fn kind_of(
         None => {}
     }
     if p.facts.is_os {
-        return if lcu { K::CumulativeUpdate } else { K::Standalone };
+        // A KB MSRC lists with FixedBuilds of another branch only (Windows 10's update under
+        // Windows 11 21H2, a 22631 build under 22H2) is not on this product's line: it may not
+        // even install here, so it must never stand in for the line's own updates.
+        // (A KB with no native FixedBuild anywhere is the product's own with a typo in its
+        // build: KB5022836 lists 10.0.22621.1574 for Windows 11 21H2.)
+        let kps = &input.kbs[kb as usize].products;
+        let here = kps.iter().find(|kp| kp.product == product);
+        let elsewhere = kps.iter().any(|o| {
+            o.product != product
+                && o.native_revision.is_some()
+                && input.products[o.product as usize].facts.is_os
+        });
+        let foreign = elsewhere
+            && here.is_some_and(|kp| kp.native_revision.is_none() && !kp.fixed_builds.is_empty());
+        return if lcu && !foreign {
+            K::CumulativeUpdate
+        } else {
+            K::Standalone
+        };
     }
     // A component (IE 11, EdgeHTML on Windows 10) takes the kind its OS gives the same KB.
     p.on_os
@@ -255,7 +273,8 @@ fn chains(input: &Input<'_>, out: &mut Servicing) {
             let ordered = order_os_line(input, p, list);
             list = ordered.line;
             out.warnings.extend(ordered.warnings);
-            out.foreign_revisions.extend(ordered.foreign.into_iter().map(|k| (k, p)));
+            out.foreign_revisions
+                .extend(ordered.foreign.into_iter().map(|k| (k, p)));
             // Out-of-band and same-month updates of an OS are cumulative too: one line.
             let ids: Vec<KbId> = list.iter().map(|&k| input.kbs[k as usize].id).collect();
             out.edges.extend(ids.windows(2).map(|w| (w[1], w[0])));
@@ -417,7 +436,11 @@ fn order_os_line(input: &Input<'_>, p: ProductIx, list: Vec<KbIx>) -> OrderedLin
         line_date = line_date.max(own);
         keyed.push((line_date, tie(k), k));
     }
-    keyed.extend(without.into_iter().map(|k| (kb(k).release_date.as_str(), tie(k), k)));
+    keyed.extend(
+        without
+            .into_iter()
+            .map(|k| (kb(k).release_date.as_str(), tie(k), k)),
+    );
     keyed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     OrderedLine {
         line: keyed.into_iter().map(|e| e.2).collect(),
@@ -437,7 +460,10 @@ mod tests {
         assert_eq!(k("Security Hotpatch Update"), Some(ServicingKind::Hotpatch));
         assert_eq!(k("SecurityHotpatchUpdate"), Some(ServicingKind::Hotpatch));
         assert_eq!(k("AzureHotpatch"), Some(ServicingKind::Hotpatch));
-        assert_eq!(k("ServicingStackUpdate"), Some(ServicingKind::ServicingStack));
+        assert_eq!(
+            k("ServicingStackUpdate"),
+            Some(ServicingKind::ServicingStack)
+        );
         assert_eq!(
             k("Servicing Stack Update"),
             Some(ServicingKind::ServicingStack)

@@ -39,12 +39,19 @@ pub fn evaluate(cat: &Catalog, m: &MachineState, opts: Options) -> Evaluation {
 
 /// The kind of `kb` on the machine: on its OS product when the KB fixes that, else the first
 /// kind among the machine's products it fixes.
-fn kind_on_machine(cat: &Catalog, m: &MachineState, products: &[ProductIx], kb: KbIx) -> ServicingKind {
+fn kind_on_machine(
+    cat: &Catalog,
+    m: &MachineState,
+    products: &[ProductIx],
+    kb: KbIx,
+) -> ServicingKind {
     let on = |p: &ProductIx| cat.kind_on(kb, *p);
-    (products.iter().filter(|p| m.os_products.binary_search(p).is_ok()))
-        .find_map(on)
-        .or_else(|| products.iter().filter_map(on).min())
-        .unwrap_or(ServicingKind::Standalone)
+    (products
+        .iter()
+        .filter(|p| m.os_products.binary_search(p).is_ok()))
+    .find_map(on)
+    .or_else(|| products.iter().filter_map(on).min())
+    .unwrap_or(ServicingKind::Standalone)
 }
 
 /// Fills in what the API reports for one missing KB.
@@ -117,9 +124,7 @@ fn reason(
     any_fixed: Option<Build>,
 ) -> Reason {
     let below = match (m.branch, scan.installed.effective_ubr, fixed_rev) {
-        (Some(branch), Some(ubr), Some(rev)) if ubr < rev => {
-            Some((branch.at(ubr), branch.at(rev)))
-        }
+        (Some(branch), Some(ubr), Some(rev)) if ubr < rev => Some((branch.at(ubr), branch.at(rev))),
         _ => None,
     };
     match kind {

@@ -163,9 +163,9 @@ impl Installed {
         }
         match fix.kind {
             ServicingKind::SetupDynamicUpdate => true,
-            ServicingKind::ServicingStack => self.level.is_some_and(|level| {
-                cat.kb(level).release_date > cat.kb(fix.kb).release_date
-            }),
+            ServicingKind::ServicingStack => self
+                .level
+                .is_some_and(|level| cat.kb(level).release_date > cat.kb(fix.kb).release_date),
             ServicingKind::SafeOs => self.winre_has(cat, fix.kb, product),
             _ => match (self.effective_ubr, fix.native_revision) {
                 (Some(ubr), Some(rev)) => {
@@ -182,12 +182,14 @@ impl Installed {
             return false;
         };
         let products = &cat.kb(kb).products;
-        (products.binary_search_by_key(&product, |kp| kp.product).ok())
-            .is_some_and(|i| {
-                products[i]
-                    .fixed_builds
-                    .iter()
-                    .any(|b| b.branch() == winre.branch() && winre.revision >= b.revision)
-            })
+        (products
+            .binary_search_by_key(&product, |kp| kp.product)
+            .ok())
+        .is_some_and(|i| {
+            products[i]
+                .fixed_builds
+                .iter()
+                .any(|b| b.branch() == winre.branch() && winre.revision >= b.revision)
+        })
     }
 }

@@ -127,10 +127,9 @@ mde_enum!(
     }
 );
 
-impl Default for ServicingStatus {
-    fn default() -> Self {
-        Self::Supported
-    }
+/// What a machine body without `servicingStatus` (Defender's own) means.
+fn supported() -> ServicingStatus {
+    ServicingStatus::Supported
 }
 
 /// `MachineIpAddress`.
@@ -234,7 +233,7 @@ pub struct Machine {
     pub vm_metadata: Option<VmMetadata>,
     /// kbgap extension: `Supported`, or `EndOfSupport` when MSRC covers the machine's OS no more
     /// (its getmissingkbs is then empty, because nothing can be listed).
-    #[serde(default)]
+    #[serde(default = "supported")]
     pub servicing_status: ServicingStatus,
     /// kbgap extension: why the OS is out of support, in plain words; `null` when supported.
     #[serde(default)]
@@ -447,11 +446,17 @@ mod tests {
             Some(ODataValue::Collection(vec![ODataValue::str("prod")]))
         );
         assert_eq!(m.field("nope"), None);
-        assert_eq!(m.field("servicingStatus"), Some(ODataValue::str("Supported")));
+        assert_eq!(
+            m.field("servicingStatus"),
+            Some(ODataValue::str("Supported"))
+        );
         assert_eq!(m.field("servicingNote"), Some(ODataValue::Null));
         m.servicing_status = ServicingStatus::EndOfSupport;
         m.servicing_note = Some("Windows XP is out of support".into());
-        assert_eq!(m.field("servicingStatus"), Some(ODataValue::str("EndOfSupport")));
+        assert_eq!(
+            m.field("servicingStatus"),
+            Some(ODataValue::str("EndOfSupport"))
+        );
         assert_eq!(
             m.field("servicingNote"),
             Some(ODataValue::str("Windows XP is out of support"))

@@ -14,8 +14,8 @@ mod vulnerability;
 pub use collection::{JsonArray, ODataCollection, ODataEntity, RawCollection, context};
 pub use fix::{FixExtension, PublicProductFixDto};
 pub use machine::{
-    DeviceValue, ExposureLevel, HealthStatus, Machine, MachineIpAddress, ManagedBy, ServicingStatus,
-    ManagedByStatus, OnboardingStatus, RiskScore, VmMetadata,
+    DeviceValue, ExposureLevel, HealthStatus, Machine, MachineIpAddress, ManagedBy,
+    ManagedByStatus, OnboardingStatus, RiskScore, ServicingStatus, VmMetadata,
 };
 pub use software::{MachineReference, PublicAssetDto, Software};
 pub use vulnerability::{MachineVulnerability, Vulnerability};

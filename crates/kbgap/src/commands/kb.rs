@@ -56,10 +56,11 @@ fn table(r: &KbReport) -> String {
         ),
     ]);
     out.push('\n');
-    let mut t = Table::new(&["PRODUCT", "SOFTWARE", "FIXED BUILD", "CVES"]);
+    let mut t = Table::new(&["PRODUCT", "KIND", "SOFTWARE", "FIXED BUILD", "CVES"]);
     for p in &r.products {
         t.row(vec![
             p.name.clone(),
+            p.kind.describe().to_owned(),
             p.software.clone(),
             p.fixed_build.clone().unwrap_or_else(|| "-".into()),
             p.cves.len().to_string(),

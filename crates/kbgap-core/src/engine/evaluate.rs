@@ -4,7 +4,6 @@ use super::scan::{Scan, scan};
 use super::{Evaluation, MachineState, MissingKb, Options, Reason, frontier};
 use crate::build::Build;
 use crate::catalog::{Catalog, KbIx, ProductIx, VulnIx};
-use crate::ids::KbId;
 use crate::kinds::ServicingKind;
 
 /// Evaluates one machine: its missing KBs (the frontier unless `opts.all`), with their CVEs.
@@ -22,7 +21,7 @@ pub fn evaluate(cat: &Catalog, m: &MachineState, opts: Options) -> Evaluation {
     };
     let mut missing: Vec<MissingKb> = chosen
         .into_iter()
-        .map(|(kb, closes, replaced)| describe(cat, m, &scan, kb, closes, replaced))
+        .map(|c| describe(cat, m, &scan, c))
         .collect();
     missing.sort_by(|a, b| {
         let (ka, kb) = (cat.kb(a.kb), cat.kb(b.kb));
@@ -55,14 +54,13 @@ fn kind_on_machine(
 }
 
 /// Fills in what the API reports for one missing KB.
-fn describe(
-    cat: &Catalog,
-    m: &MachineState,
-    scan: &Scan,
-    kb: KbIx,
-    closes: Vec<VulnIx>,
-    replaced: Vec<KbId>,
-) -> MissingKb {
+fn describe(cat: &Catalog, m: &MachineState, scan: &Scan, chosen: frontier::Chosen) -> MissingKb {
+    let frontier::Chosen {
+        kb,
+        closes,
+        closes_on,
+        replaced,
+    } = chosen;
     let entry = cat.kb(kb);
     let mut products = Vec::new();
     let mut fixes = Vec::new();
@@ -95,6 +93,10 @@ fn describe(
     fixes.sort_unstable();
     fixes.dedup();
     let kind = kind_on_machine(cat, m, &products, kb);
+    // It also serves the products whose open pairs it closes through what it contains.
+    products.extend(closes_on);
+    products.sort_unstable();
+    products.dedup();
     let reason = reason(m, scan, kind, fixed_rev, other, any_fixed);
     let os_build = products
         .iter()

@@ -3,17 +3,16 @@
 //! Real fleets are made of few distinct states (one image, patched on one schedule), so a million
 //! machines fall into a few thousand groups. A machine's update moves it from one group to another
 //! (evaluating the new group only if it is new); per-KB counts follow incrementally. A software
-//! query projects each group onto that software's products, merges the projections and
-//! evaluates each distinct projection once, caching the result until the catalog changes.
+//! query reads the groups' own evaluations: the entries that serve a product of that software,
+//! so "missing KBs by software" never disagrees with "missing KBs by machine" (a cumulative
+//! update that contains EdgeHTML's old fixes serves EdgeHTML).
 
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::bits::Bits;
 use super::{Evaluation, MachineState, Options, evaluate};
 use crate::catalog::{Catalog, KbIx, ProductIx, VulnIx};
-use crate::ids::KbId;
 
 /// Per KB while a software query adds up: machines, CVEs fixed, machines per OS build.
 type KbTally = (u64, FxHashSet<VulnIx>, FxHashMap<Option<u32>, u64>);
@@ -67,7 +66,7 @@ pub struct FleetKb {
     pub os_build: Option<u32>,
 }
 
-/// Every machine's group, per-KB counts, and cached software projections.
+/// Every machine's group and per-KB counts.
 #[derive(Debug, Default)]
 pub struct Fleet {
     machine_group: FxHashMap<MachineKey, GroupIx>,
@@ -75,10 +74,6 @@ pub struct Fleet {
     by_state: FxHashMap<MachineState, GroupIx>,
     /// Machines missing each KB, indexed by `KbIx` (grown on demand).
     missed_on: Vec<u64>,
-    /// Per software name: (projected state → evaluation), valid for this catalog.
-    projections: FxHashMap<String, FxHashMap<MachineState, Arc<Evaluation>>>,
-    /// Per software name: the KBs that fix one of its products.
-    software_kbs: FxHashMap<String, Arc<Bits>>,
 }
 
 impl Fleet {
@@ -183,27 +178,38 @@ impl Fleet {
             .sum()
     }
 
-    /// The missing KBs of every machine that has this software, scoped to its products: each
-    /// distinct projection is evaluated once and cached.
+    /// The missing KBs of every machine that has this software: each machine's own frontier
+    /// entries that serve one of its products of that software (so the answer agrees with the
+    /// machines' answers), with the vulnerabilities each fixes or closes there.
     pub fn software_missing(&mut self, cat: &Catalog, software: &str) -> Vec<FleetKb> {
-        let kbs = self.software_kbs(cat, software);
-        let mut projected: FxHashMap<MachineState, u64> = FxHashMap::default();
-        for g in self.groups.iter().filter(|g| g.count > 0) {
-            if let Some(p) = project(cat, &g.state, g.evaluation.effective_ubr, software, &kbs) {
-                *projected.entry(p).or_default() += g.count;
-            }
-        }
-        let cache = self.projections.entry(software.to_owned()).or_default();
         let mut per_kb: FxHashMap<KbIx, KbTally> = FxHashMap::default();
-        for (state, count) in projected {
-            let ev = cache
-                .entry(state)
-                .or_insert_with_key(|s| Arc::new(evaluate(cat, s, Options::default())));
-            for m in &ev.missing {
+        for g in self.groups.iter().filter(|g| g.count > 0) {
+            let mine: Vec<ProductIx> = (g.state.products.iter().copied())
+                .filter(|&p| cat.product(p).software == software)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            for m in &g.evaluation.missing {
+                if !m.products.iter().any(|p| mine.contains(p)) {
+                    continue;
+                }
                 let e = per_kb.entry(m.kb).or_default();
-                e.0 += count;
-                e.1.extend(m.fixes.iter().copied());
-                *e.2.entry(m.os_build).or_default() += count;
+                e.0 += g.count;
+                for &p in &mine {
+                    e.1.extend(cat.kb_fixes(m.kb, p).map(|f| f.vuln));
+                    let listed = cat.fixes_of(p);
+                    e.1.extend(
+                        m.closes
+                            .iter()
+                            .copied()
+                            .filter(|&v| listed.binary_search_by_key(&v, |f| f.vuln).is_ok()),
+                    );
+                }
+                let os_build = m
+                    .os_build
+                    .filter(|_| mine.iter().any(|&p| cat.product(p).facts.is_os));
+                *e.2.entry(os_build).or_default() += g.count;
             }
         }
         let mut out: Vec<FleetKb> = per_kb
@@ -232,29 +238,8 @@ impl Fleet {
         out
     }
 
-    fn software_kbs(&mut self, cat: &Catalog, software: &str) -> Arc<Bits> {
-        self.software_kbs
-            .entry(software.to_owned())
-            .or_insert_with(|| {
-                let mut bits = Bits::new(cat.kbs().len());
-                for (ix, kb) in cat.kbs().iter().enumerate() {
-                    if kb
-                        .products
-                        .iter()
-                        .any(|kp| cat.product(kp.product).software == software)
-                    {
-                        bits.set(ix as KbIx);
-                    }
-                }
-                Arc::new(bits)
-            })
-            .clone()
-    }
-
     /// Forgets evaluations made with an older catalog and re-evaluates every group with `cat`.
     pub fn recompute(&mut self, cat: &Catalog) {
-        self.projections.clear();
-        self.software_kbs.clear();
         self.missed_on = vec![0; cat.kbs().len()];
         for g in &mut self.groups {
             g.evaluation = Arc::new(evaluate(cat, &g.state, Options::default()));
@@ -263,50 +248,6 @@ impl Fleet {
             }
         }
     }
-}
-
-/// A state reduced to one software: its products of that software, the branch, the effective
-/// UBR, and the software's KBs satisfied by presence. Machines without the software give `None`.
-fn project(
-    cat: &Catalog,
-    s: &MachineState,
-    effective_ubr: Option<u32>,
-    software: &str,
-    kbs: &Bits,
-) -> Option<MachineState> {
-    let products: Vec<ProductIx> = s
-        .products
-        .iter()
-        .copied()
-        .filter(|&p| cat.product(p).software == software)
-        .collect();
-    if products.is_empty() {
-        return None;
-    }
-    let mut down = FxHashSet::default();
-    for &k in &s.installed {
-        cat.graph().extend_down(k, &mut down);
-    }
-    let mut installed: Vec<KbId> = down
-        .into_iter()
-        .filter(|id| cat.kb_ix(*id).is_some_and(|ix| kbs.get(ix)))
-        .collect();
-    installed.sort_unstable();
-    let os_products = s
-        .os_products
-        .iter()
-        .copied()
-        .filter(|p| products.contains(p))
-        .collect();
-    Some(MachineState {
-        branch: s.branch,
-        ubr: effective_ubr,
-        products,
-        os_products,
-        installed,
-        hotpatch: s.hotpatch,
-        winre: s.winre,
-    })
 }
 
 #[cfg(test)]

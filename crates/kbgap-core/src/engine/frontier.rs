@@ -10,11 +10,20 @@ use rustc_hash::FxHashSet;
 
 use super::bits::Bits;
 use super::scan::Scan;
-use crate::catalog::{Catalog, KbIx, VulnIx};
+use crate::catalog::{Catalog, KbIx, ProductIx, VulnIx};
 use crate::ids::KbId;
 
-/// A chosen KB, the vulnerabilities it closes, and the missing KBs it makes unnecessary.
-pub(crate) type Chosen = (KbIx, Vec<VulnIx>, Vec<KbId>);
+/// A chosen KB and what installing it does.
+pub(crate) struct Chosen {
+    pub(crate) kb: KbIx,
+    /// Open vulnerabilities it closes, sorted.
+    pub(crate) closes: Vec<VulnIx>,
+    /// The products those vulnerabilities are open on, sorted: a cumulative update closes
+    /// EdgeHTML's pairs through the older updates it contains, without rows of its own there.
+    pub(crate) closes_on: Vec<ProductIx>,
+    /// Missing KBs it makes unnecessary, sorted.
+    pub(crate) replaced: Vec<KbId>,
+}
 
 /// What installing one KB would do.
 struct Install {
@@ -150,12 +159,13 @@ fn preferred(cat: &Catalog, a: KbIx, b: KbIx) -> bool {
 }
 
 fn chosen(cat: &Catalog, scan: &Scan, install: &Install) -> Chosen {
-    let mut vulns: Vec<VulnIx> = (0..scan.pairs.len() as u32)
-        .filter(|&i| install.closes.get(i))
-        .map(|i| scan.vuln_of(cat, i))
-        .collect();
+    let closed = || (0..scan.pairs.len() as u32).filter(|&i| install.closes.get(i));
+    let mut vulns: Vec<VulnIx> = closed().map(|i| scan.vuln_of(cat, i)).collect();
     vulns.sort_unstable();
     vulns.dedup();
+    let mut on: Vec<ProductIx> = closed().map(|i| scan.pairs[i as usize].product).collect();
+    on.sort_unstable();
+    on.dedup();
     let mut replaced: Vec<KbId> = scan
         .missing
         .iter()
@@ -163,5 +173,10 @@ fn chosen(cat: &Catalog, scan: &Scan, install: &Install) -> Chosen {
         .map(|(k, _)| cat.kb(*k).id)
         .collect();
     replaced.sort_unstable();
-    (install.kb, vulns, replaced)
+    Chosen {
+        kb: install.kb,
+        closes: vulns,
+        closes_on: on,
+        replaced,
+    }
 }

@@ -64,7 +64,7 @@ pub struct Options {
 pub struct MissingKb {
     /// The KB.
     pub kb: KbIx,
-    /// The machine's products it fixes, sorted.
+    /// The machine's products it fixes, or whose open vulnerabilities it closes, sorted.
     pub products: Vec<ProductIx>,
     /// Distinct vulnerabilities (CVEs and advisories) it fixes on the machine's products, sorted.
     pub fixes: Vec<VulnIx>,

@@ -98,6 +98,7 @@ pub fn machine_fix(
         dto.extended = Some(FixExtension {
             open_cves_closed: entry.open_cves_closed,
             reason: entry.reason,
+            kind: entry.kind,
             supersedes_missing: entry.supersedes_missing,
             max_severity: entry.max_severity.map(|s| s.to_string()),
             cves: entry.cves.unwrap_or_default(),

@@ -56,8 +56,10 @@ impl PublicProductFixDto {
 pub struct FixExtension {
     /// CVEs open on the machine that this KB closes.
     pub open_cves_closed: i64,
-    /// A one-line explanation ("latest cumulative update for 10.0.19045 not installed").
+    /// The rule that decided it, in one line ("the newest cumulative update for 10.0.19045 …").
     pub reason: String,
+    /// How Windows services it on the machine (`CumulativeUpdate`, `SafeOs`, `DotNet` …).
+    pub kind: kbgap_core::ServicingKind,
     /// Missing KBs this one supersedes (installing it makes them moot).
     pub supersedes_missing: Vec<String>,
     /// The highest MSRC severity among the CVEs it fixes.
@@ -106,13 +108,14 @@ mod tests {
         fix.extended = Some(FixExtension {
             open_cves_closed: 2,
             reason: "r".into(),
+            kind: kbgap_core::ServicingKind::CumulativeUpdate,
             supersedes_missing: vec![],
             max_severity: Some("Critical".into()),
             cves: vec!["CVE-2024-0001".into(), "CVE-2024-0002".into()],
         });
         let v: serde_json::Value = serde_json::to_value(&fix).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 12);
+        assert_eq!(keys.len(), 13);
         let back: PublicProductFixDto = serde_json::from_value(v).unwrap();
         assert_eq!(back, fix);
     }

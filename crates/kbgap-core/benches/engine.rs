@@ -122,6 +122,19 @@ fn benches(c: &mut Criterion) {
     g.bench_function("software_query_windows_10", |b| {
         b.iter(|| fleet.software_missing(&cat, black_box("windows_10")))
     });
+    // The answer is kept until a machine changes group: one update, then the query afresh.
+    g.bench_function("software_query_windows_10_after_an_update", |b| {
+        let mut n = 0usize;
+        b.iter(|| {
+            n = n.wrapping_add(7919);
+            fleet.upsert(
+                &cat,
+                &ids[n % ids.len()],
+                states[(n / 3) % states.len()].clone(),
+            );
+            fleet.software_missing(&cat, black_box("windows_10"))
+        })
+    });
     g.finish();
 }
 

@@ -347,6 +347,20 @@ fn every_windows_product_comes_out_clean_when_current_and_gets_one_update_when_b
             ));
         }
         for (how, ev) in &current {
+            println!(
+                "state\t{name}\t{how}\t{}\t{}\t{}",
+                if *how == "by UBR" {
+                    cat.cumulative_revision(top, p).unwrap_or(0)
+                } else {
+                    0
+                },
+                if *how == "by KB" {
+                    top_id.to_string()
+                } else {
+                    String::new()
+                },
+                ev.missing.len()
+            );
             let stale = level_entries(ev);
             if !stale.is_empty() {
                 failures.push(format!(
@@ -384,6 +398,15 @@ fn every_windows_product_comes_out_clean_when_current_and_gets_one_update_when_b
                 ));
             }
             behind_sizes.push(ev.missing.len());
+            println!(
+                "state\t{name}\tbehind\t{}\t{}\t{}",
+                ubr.unwrap_or(0),
+                kbs.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                ev.missing.len()
+            );
         }
         table.push(format!(
             "{name}\tKB{top_id}\t{}\tcurrent frontier {}\tbehind frontiers {behind_sizes:?}",

@@ -74,6 +74,9 @@ pub struct Fleet {
     by_state: FxHashMap<MachineState, GroupIx>,
     /// Machines missing each KB, indexed by `KbIx` (grown on demand).
     missed_on: Vec<u64>,
+    /// Per software name, the last answer of [`Fleet::software_missing`]: valid until a machine
+    /// changes group or the catalog changes.
+    software_answers: FxHashMap<String, Arc<Vec<FleetKb>>>,
 }
 
 impl Fleet {
@@ -140,6 +143,7 @@ impl Fleet {
     }
 
     fn adjust(&mut self, g: GroupIx, delta: i64) {
+        self.software_answers.clear();
         let group = &mut self.groups[g as usize];
         group.count = group.count.saturating_add_signed(delta);
         for m in &group.evaluation.missing {
@@ -181,7 +185,16 @@ impl Fleet {
     /// The missing KBs of every machine that has this software: each machine's own frontier
     /// entries that serve one of its products of that software (so the answer agrees with the
     /// machines' answers), with the vulnerabilities each fixes or closes there.
-    pub fn software_missing(&mut self, cat: &Catalog, software: &str) -> Vec<FleetKb> {
+    pub fn software_missing(&mut self, cat: &Catalog, software: &str) -> Arc<Vec<FleetKb>> {
+        if let Some(answer) = self.software_answers.get(software) {
+            return answer.clone();
+        }
+        let answer = Arc::new(self.software_missing_now(cat, software));
+        (self.software_answers).insert(software.to_owned(), answer.clone());
+        answer
+    }
+
+    fn software_missing_now(&self, cat: &Catalog, software: &str) -> Vec<FleetKb> {
         let mut per_kb: FxHashMap<KbIx, KbTally> = FxHashMap::default();
         for g in self.groups.iter().filter(|g| g.count > 0) {
             let mine: Vec<ProductIx> = (g.state.products.iter().copied())
@@ -240,6 +253,7 @@ impl Fleet {
 
     /// Forgets evaluations made with an older catalog and re-evaluates every group with `cat`.
     pub fn recompute(&mut self, cat: &Catalog) {
+        self.software_answers.clear();
         self.missed_on = vec![0; cat.kbs().len()];
         for g in &mut self.groups {
             g.evaluation = Arc::new(evaluate(cat, &g.state, Options::default()));

@@ -83,7 +83,7 @@ pub async fn missing_kbs(
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
     let cat = fleet.catalog();
-    // The fleet caches projections, so this takes the write lock.
+    // The fleet caches its answer per software, so this takes the write lock.
     let mut view = fleet.write();
     if !known(cat, &view, &name) {
         return Err(software_not_found(&id));
@@ -91,7 +91,7 @@ pub async fn missing_kbs(
     let items: Vec<PublicProductFixDto> = view
         .fleet
         .software_missing(cat, &name)
-        .into_iter()
+        .iter()
         .map(|f| {
             let kb = cat.kb(f.kb);
             PublicProductFixDto::new(
@@ -152,7 +152,7 @@ pub async fn vulnerabilities(
     }
     let mut seen = BTreeSet::new();
     let mut items = Vec::new();
-    for f in view.fleet.software_missing(cat, &name) {
+    for f in view.fleet.software_missing(cat, &name).iter() {
         for &v in &f.fixes {
             if cat.vuln(v).id.is_cve() && seen.insert(v) {
                 let published = release_time(cat, f.kb);

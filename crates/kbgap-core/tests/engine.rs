@@ -1,22 +1,14 @@
 //! The engine on real MSRC data: each case a machine state and its expected frontier.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+mod common;
 
+use std::path::PathBuf;
+
+use common::bundled;
 use kbgap_core::catalog::Catalog;
 use kbgap_core::engine::{Evaluation, MachineState, Options, evaluate};
 use kbgap_core::report::MissingKbEntry;
 use kbgap_core::{Device, Document, InstallationType, KbId, ServicingKind};
-
-fn bundled() -> &'static Catalog {
-    static CAT: OnceLock<Catalog> = OnceLock::new();
-    CAT.get_or_init(|| {
-        let docs: Vec<Document> = kbgap_catalog::bundled::read_all()
-            .map(|d| d.expect("bundled document"))
-            .collect();
-        Catalog::compile(&docs)
-    })
-}
 
 fn fixture(name: &str) -> Document {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,21 +1,15 @@
 //! Property tests of the engine over real catalog data: random machine states drawn from real
 //! products, builds and KBs.
 
-use std::sync::OnceLock;
+mod common;
 
 use kbgap_core::catalog::Catalog;
 use kbgap_core::engine::{Options, evaluate};
-use kbgap_core::{Device, Document, KbId, ServicingKind};
+use kbgap_core::{Device, KbId, ServicingKind};
 use proptest::prelude::*;
 
 fn catalog() -> &'static Catalog {
-    static CAT: OnceLock<Catalog> = OnceLock::new();
-    CAT.get_or_init(|| {
-        let docs: Vec<Document> = kbgap_catalog::bundled::read_all()
-            .map(|d| d.unwrap())
-            .collect();
-        Catalog::compile(&docs)
-    })
+    common::bundled()
 }
 
 /// Real OS products with a known build, and the KBs that fix each.

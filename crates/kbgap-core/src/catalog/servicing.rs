@@ -171,6 +171,11 @@ pub(super) fn classify(input: &Input<'_>) -> Servicing {
     out
 }
 
+/// Most vulnerabilities a Safe OS or Secure Boot update fixes on one product (they fix one to
+/// five; a cumulative update fixes dozens): a KB above it is never taken for one, whatever it
+/// supersedes.
+const MAX_RECOVERY_VULNS: u32 = 8;
+
 /// The exceptions table, extended to every KB that supersedes an entry (newer Safe OS and DBX
 /// updates name their predecessors).
 fn propagated_exceptions(input: &Input<'_>) -> FxHashMap<KbId, ServicingKind> {
@@ -178,11 +183,16 @@ fn propagated_exceptions(input: &Input<'_>) -> FxHashMap<KbId, ServicingKind> {
         .iter()
         .filter_map(|&(n, k, _)| Some((KbId::new(n)?, k)))
         .collect();
+    let small = |kb: KbIx| {
+        (input.kbs[kb as usize].products.iter()).all(|kp| {
+            input.vulns.get(&(kb, kp.product)).copied().unwrap_or(0) <= MAX_RECOVERY_VULNS
+        })
+    };
     loop {
         let mut grew = false;
         for &(newer, older) in input.msrc_edges {
             if let (Some(&k), false) = (kinds.get(&older), kinds.contains_key(&newer))
-                && input.kb_by_id.contains_key(&newer)
+                && input.kb_by_id.get(&newer).is_some_and(|&ix| small(ix))
             {
                 kinds.insert(newer, k);
                 grew = true;

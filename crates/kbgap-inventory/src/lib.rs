@@ -129,6 +129,7 @@ pub fn read_with(
             let mut de = serde_json::Deserializer::from_str(&text);
             let doc: serde_json::Value = serde_path_to_error::deserialize(&mut de)
                 .map_err(|e| report::json_error(source, &e))?;
+            report::end_of_document(&mut de, source)?;
             osquery::read(&doc, source, catalog).map(Inventory::Device)
         }
     }
@@ -138,7 +139,11 @@ pub fn read_with(
 fn detect(text: &str) -> Option<Format> {
     let t = text.trim_start();
     if t.starts_with('{') || t.starts_with('[') {
-        let Ok(doc) = serde_json::from_str::<serde_json::Value>(t) else {
+        // The first document decides; the reader refuses anything after it.
+        let first = serde_json::Deserializer::from_str(t)
+            .into_iter::<serde_json::Value>()
+            .next();
+        let Some(Ok(doc)) = first else {
             // Malformed JSON: the report reader gives the line and column.
             return Some(Format::Report);
         };

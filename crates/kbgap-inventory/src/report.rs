@@ -86,6 +86,7 @@ pub fn read(text: &str, file: &str, catalog: Option<&Catalog>) -> Result<Device,
     let mut de = serde_json::Deserializer::from_str(text);
     let report: Report =
         serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(file, &e))?;
+    end_of_document(&mut de, file)?;
     let facts = OsFacts {
         version: report.os_version,
         installation_type: report.installation_type.0,
@@ -116,6 +117,19 @@ pub fn read(text: &str, file: &str, catalog: Option<&Catalog>) -> Result<Device,
         end_of_support: id.end_of_support,
         hotpatch: report.hotpatch.unwrap_or(false),
         winre_version: report.winre_version.map(|v| v.0),
+    })
+}
+
+/// Refuses anything after the document but whitespace (`{…}\n{…}`, `{…} garbage`): a second
+/// report would otherwise be dropped without a word.
+pub(crate) fn end_of_document(
+    de: &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
+    file: &str,
+) -> Result<(), InventoryError> {
+    de.end().map_err(|e| InventoryError::Json {
+        file: file.to_owned(),
+        location: format!("line {}, column {}", e.line(), e.column()),
+        message: "data after the end of the JSON document (one report per request)".to_owned(),
     })
 }
 

@@ -196,3 +196,29 @@ fn text_that_is_no_inventory() {
             .starts_with("letter.txt: not a recognised inventory")
     );
 }
+
+#[test]
+fn data_after_a_json_document_is_refused() {
+    // A valid report is read; the same report with anything after it is refused, whole.
+    assert!(read(REPORT.as_bytes(), "one.json", Format::Auto).is_ok());
+    for tail in ["\n{}", " garbage", "\n[1]", "\n".repeat(3).as_str()] {
+        let text = format!("{REPORT}{tail}");
+        let result = read(text.as_bytes(), "two.json", Format::Auto);
+        if tail.trim().is_empty() {
+            assert!(result.is_ok(), "trailing whitespace is fine");
+            continue;
+        }
+        let e = result.expect_err(tail);
+        assert_eq!(e.kind(), ErrorKind::Json);
+        let msg = e.to_string();
+        let line = if tail.starts_with('\n') { 11 } else { 10 };
+        assert!(
+            msg.starts_with(&format!("two.json: line {line}, column")),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("data after the end of the JSON document"),
+            "{msg}"
+        );
+    }
+}

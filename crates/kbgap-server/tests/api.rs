@@ -273,6 +273,18 @@ async fn story(store: Arc<dyn Store>) {
     assert_eq!(error_code(resp, 403).await.0, "Forbidden");
     let resp = api.post(b"x".to_vec(), "text/plain").await;
     assert_eq!(resp.status().as_u16(), 400);
+    // A JSON report followed by anything is refused whole, and stores nothing.
+    let before = api.machine_count().await;
+    let two = br#"{"computerDnsName":"twice-1","osVersion":"10.0.19045","ubr":2130,"installationType":"Client","architecture":"x64","installedKbs":[]}
+{"computerDnsName":"twice-2"}"#;
+    let resp = api.post(two.to_vec(), "application/json").await;
+    let (code, message) = error_code(resp, 400).await;
+    assert_eq!(code, "InvalidInput", "{message}");
+    assert!(
+        message.contains("data after the end of the JSON document"),
+        "{message}"
+    );
+    assert_eq!(api.machine_count().await, before);
     let resp = api
         .client
         .post(format!("{}/api/inventory", api.base))

@@ -110,7 +110,9 @@ pub async fn request_context(
             status = status.as_u16(),
             latency_ms,
             code = r.code.as_str(),
-            detail = r.detail.as_deref().unwrap_or(""),
+            // Debug: control characters from client text are escaped, so no client can forge a
+            // log line.
+            detail = ?r.detail.as_deref().unwrap_or(""),
             "request failed"
         ),
         Some(r) => tracing::info!(
@@ -118,8 +120,8 @@ pub async fn request_context(
             status = status.as_u16(),
             latency_ms,
             code = r.code.as_str(),
-            message = %r.message,
-            detail = r.detail.as_deref().unwrap_or(""),
+            reason = ?r.message,
+            detail = ?r.detail.as_deref().unwrap_or(""),
             "request refused"
         ),
         None => tracing::info!(request_id = %id, status = status.as_u16(), latency_ms, "request"),

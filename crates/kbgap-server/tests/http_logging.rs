@@ -33,6 +33,16 @@ async fn error_targets_appear_in_the_log_line_with_internal_detail() {
     let r = s.get("/api/test/whoami", None).await;
     let rid = r.headers()["request-id"].to_str().unwrap().to_owned();
     error_body(r, 401).await;
+    // A token whose header carries a newline and a forged log line.
+    use base64::Engine as _;
+    let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let forged = format!(
+        "{}.{}.c2ln",
+        b64("{\"alg\":\"HS256\\nFORGED status=200 request\",\"typ\":\"JWT\"}"),
+        b64("{\"sub\":\"x\"}")
+    );
+    let r = s.get("/api/test/whoami", Some(&forged)).await;
+    error_body(r, 401).await;
     let token = s.token(&[]);
     let r = s.get("/api/test/panic", Some(&token)).await;
     let panic_rid = r.headers()["request-id"].to_str().unwrap().to_owned();
@@ -40,6 +50,10 @@ async fn error_targets_appear_in_the_log_line_with_internal_detail() {
     s.stop().await;
 
     let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        !log.lines().any(|l| l.trim_start().starts_with("FORGED")),
+        "a client wrote a log line: {log}"
+    );
     let line = log
         .lines()
         .find(|l| l.contains("request refused"))

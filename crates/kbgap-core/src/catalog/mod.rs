@@ -293,17 +293,6 @@ impl Catalog {
     pub fn cumulative_revision(&self, kb: KbIx, os: ProductIx) -> Option<u32> {
         self.cumulative.get(&(kb, os)).copied()
     }
-    /// The cumulative updates of an OS product at or below a revision: what a machine at that
-    /// revision has installed, whatever its KB list says.
-    pub fn cumulative_up_to(
-        &self,
-        os: ProductIx,
-        revision: u32,
-    ) -> impl Iterator<Item = KbIx> + '_ {
-        let list = self.cumulative_of(os);
-        let end = list.partition_point(|&(r, _)| r <= revision);
-        list[..end].iter().map(|&(_, k)| k)
-    }
     /// Problems noticed while compiling (invalid FixedBuilds, …), for `catalog stats`.
     pub fn warnings(&self) -> &[CompileWarning] {
         &self.warnings

@@ -95,9 +95,10 @@ impl Installed {
     /// closure is in it already.
     pub(crate) fn mark_level_present(&mut self, cat: &Catalog, ubr: Option<u32>) {
         let Some(ubr) = ubr else { return };
-        for &os in &self.os.clone() {
-            let mut at_or_below: Vec<(u32, KbIx)> =
-                self.raising(cat, os).filter(|&(r, _)| r <= ubr).collect();
+        for i in 0..self.os.len() {
+            let mut at_or_below: Vec<(u32, KbIx)> = (self.raising(cat, self.os[i]))
+                .filter(|&(r, _)| r <= ubr)
+                .collect();
             at_or_below.sort_unstable();
             for &(_, kb) in at_or_below.iter().rev() {
                 if !self.present.get(kb) {

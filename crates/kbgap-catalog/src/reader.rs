@@ -281,6 +281,10 @@ impl VulnBuilder {
             title: self.title.unwrap_or_default(),
             severities: self.severities,
             scores: self.scores,
+            vectors: Vec::new(),
+            impacts: Vec::new(),
+            exploit: None,
+            published: None,
             fixes: self.fixes,
         })
     }

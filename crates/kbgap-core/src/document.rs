@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{KbId, ProductId, VulnId};
 use crate::kinds::Severity;
+use crate::risk::{ExploitStatus, Impact};
 
 /// A parsed MSRC CVRF document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +75,15 @@ pub struct Vulnerability {
     pub severities: Vec<(ProductId, Severity)>,
     /// CVSS base score per product.
     pub scores: Vec<(ProductId, f32)>,
+    /// CVSS vector per product (`CVSS:3.1/AV:N/…`), beside its score.
+    pub vectors: Vec<(ProductId, String)>,
+    /// Impact per product (`Threat Type="Impact"`).
+    pub impacts: Vec<(ProductId, Impact)>,
+    /// `Threat Type="Exploit Status"`, when the document gives one.
+    pub exploit: Option<ExploitStatus>,
+    /// The vulnerability's first publication (`YYYY-MM-DDTHH:MM:SS`): the earliest date of its
+    /// own revision history, when it has one.
+    pub published: Option<String>,
     /// `Vendor Fix` remediations with a numeric KB.
     pub fixes: Vec<VendorFix>,
 }

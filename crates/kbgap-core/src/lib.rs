@@ -16,9 +16,11 @@ pub mod kinds;
 pub mod machine;
 pub mod product;
 pub mod report;
+pub mod risk;
 
 pub use build::Build;
 pub use document::{Document, DocumentInfo, Revision, VendorFix, Vulnerability};
 pub use ids::{KbId, MachineId, ProductId, SoftwareId, VulnId};
 pub use kinds::{Architecture, InstallationType, ServicingKind, Severity};
 pub use machine::{Device, InstalledSoftware, OsVersion};
+pub use risk::{DefenderSeverity, ExploitStatus, Impact, Kev, KevEntry};

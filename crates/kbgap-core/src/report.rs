@@ -9,6 +9,7 @@ use crate::catalog::{Catalog, KbIx, VulnIx};
 use crate::engine::{Evaluation, MachineState, MissingKb};
 use crate::ids::KbId;
 use crate::kinds::{ServicingKind, Severity};
+use crate::risk::Impact;
 
 /// One missing KB in Defender's `PublicProductFixDto` shape, followed by kbgap's own fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,9 +40,40 @@ pub struct MissingKbEntry {
     pub supersedes_missing: Vec<String>,
     /// Highest severity among what it closes.
     pub max_severity: Option<Severity>,
+    /// Highest CVSS v3 base score among the CVEs it closes.
+    pub max_cvss: Option<f32>,
+    /// CVEs it closes that are exploited in the wild (MSRC `Exploited:Yes`, or in CISA's KEV).
+    pub exploited_cves: Vec<String>,
+    /// CVEs it closes that CISA's Known Exploited Vulnerabilities catalog lists.
+    pub kev_cves: Vec<String>,
+    /// The earliest KEV due date among them (`YYYY-MM-DD`).
+    pub kev_due_date: Option<String>,
     /// With `--cves`: the CVE ids it closes on this machine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cves: Option<Vec<String>>,
+    /// With `--cves`: what MSRC and CISA say of each of them, in the order of `cves`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cve_details: Option<Vec<CveDetail>>,
+}
+
+/// One CVE a missing KB closes, with its risk on the machine's products.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CveDetail {
+    /// The CVE id.
+    pub id: String,
+    /// Highest MSRC severity on the machine's products.
+    pub severity: Option<Severity>,
+    /// Highest CVSS v3 base score on them.
+    pub cvss: Option<f32>,
+    /// What an attacker gains.
+    pub impact: Option<Impact>,
+    /// Exploited in the wild (MSRC `Exploited:Yes`, or in CISA's KEV).
+    pub exploited: bool,
+    /// Publicly disclosed before a fix was available.
+    pub publicly_disclosed: bool,
+    /// Listed in CISA's KEV catalog.
+    pub kev: bool,
 }
 
 /// Number of distinct CVE ids (advisories excluded) among vulnerability indexes. Each index names
@@ -110,7 +142,12 @@ impl MissingKbEntry {
                 .map(ToString::to_string)
                 .collect(),
             max_severity: missing.max_severity,
+            max_cvss: None,
+            exploited_cves: Vec::new(),
+            kev_cves: Vec::new(),
+            kev_due_date: None,
             cves: with_cves.then(|| cve_ids(cat, &missing.closes)),
+            cve_details: None,
         }
     }
 

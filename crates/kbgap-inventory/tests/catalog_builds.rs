@@ -60,6 +60,10 @@ fn catalog_with_a_new_release() -> &'static Catalog {
                     id: format!("CVE-2027-000{n}").parse().unwrap(),
                     title: "Windows Kernel Elevation of Privilege Vulnerability".into(),
                     severities: vec![],
+                    vectors: vec![],
+                    impacts: vec![],
+                    exploit: None,
+                    published: None,
                     scores: vec![],
                     fixes: vec![VendorFix {
                         kb: KbId::new(5_200_001).unwrap(),

@@ -147,6 +147,10 @@ mod tests {
                 id: "CVE-2027-0001".parse::<VulnId>().unwrap(),
                 title: "Windows Kernel Elevation of Privilege Vulnerability".into(),
                 severities: vec![],
+                vectors: vec![],
+                impacts: vec![],
+                exploit: None,
+                published: None,
                 scores: vec![],
                 fixes: products
                     .iter()

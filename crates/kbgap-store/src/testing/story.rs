@@ -45,6 +45,10 @@ fn doc(id: &str, revision: &[u32], current: &str, marker: &str) -> Document {
             id: "CVE-2020-0796".parse().unwrap(),
             title: format!("SMBv3 ({marker})"),
             severities: vec![(product.clone(), Severity::Critical)],
+            vectors: vec![],
+            impacts: vec![],
+            exploit: None,
+            published: None,
             scores: vec![(product.clone(), 10.0)],
             fixes: vec![VendorFix {
                 kb: "4551762".parse().unwrap(),

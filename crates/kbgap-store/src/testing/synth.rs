@@ -140,6 +140,10 @@ pub fn document(profile: DocProfile, index: usize) -> Document {
                         )
                     })
                     .collect(),
+                vectors: vec![],
+                impacts: vec![],
+                exploit: None,
+                published: None,
                 scores: (0..profile.scores_per_vulnerability)
                     .map(|_| (pick(&mut rng), 5.0 + (rng.below(50) as f32) / 10.0))
                     .collect(),

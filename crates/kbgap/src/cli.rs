@@ -32,7 +32,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "KBGAP_DB", value_name = "URL")]
     pub db: Option<String>,
 
-    /// Less output: no progress bars, warnings only.
+    /// Less output: no progress bars and no warnings, only errors and the answer itself.
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
@@ -70,7 +70,7 @@ pub enum Format {
     Table,
     /// JSON, the same shapes as the HTTP API.
     Json,
-    /// Comma-separated values, one row per KB.
+    /// Comma-separated values: one row per KB, and one per machine or file without any (why).
     Csv,
 }
 
@@ -126,17 +126,34 @@ pub struct KbArgs {
 /// `kbgap scan`
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Inventory files: systeminfo output, wmic qfe / Get-HotFix lists, osquery results, JSON reports.
-    /// Hotfix lists carry no OS: give a systeminfo file alongside, or the OS facts as options.
+    /// Inventory files: systeminfo output, wmic qfe / Get-HotFix lists, osquery results, JSON reports;
+    /// `-` reads standard input. Hotfix lists carry no OS: give a systeminfo file alongside, or
+    /// the OS facts as options.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Output format.
+    /// Output format. The table fits the terminal's width (`COLUMNS`, else 80, when not a
+    /// terminal) and is coloured on a terminal unless `NO_COLOR` is set; CSV has one row per KB
+    /// and one per machine or file that has none (nothing missing, out of support, error).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Order of the KBs. `priority`: most exploited CVEs first, then highest severity, then
+    /// highest CVSS, then most CVEs closed. `release`: newest release first, as the API answers.
+    /// Default: priority for the table, release for JSON and CSV.
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub sort: Option<SortOrder>,
+    /// Only KBs that close a CVE of at least this MSRC severity (KBs of unknown severity are left
+    /// out). The exit code counts the KBs shown.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub min_severity: Option<SeverityArg>,
+    /// Only KBs that close a CVE exploited in the wild (MSRC "Exploited: Yes", or in CISA's KEV).
+    /// The exit code counts the KBs shown, so `scan --exploited-only` can gate a pipeline.
+    #[arg(long)]
+    pub exploited_only: bool,
     /// Show every unsatisfied KB, not only the ones to install.
     #[arg(long)]
     pub all: bool,
-    /// List the CVEs each KB closes.
+    /// List the CVEs each KB closes (in the table: below the KB, exploited and KEV ones first and
+    /// marked).
     #[arg(long)]
     pub cves: bool,
     /// Input format, when auto-detection is not wanted.
@@ -157,6 +174,39 @@ pub struct ScanArgs {
     /// Read the catalog from these CVRF files instead of the store (no store is opened).
     #[arg(long, value_name = "PATH")]
     pub catalog: Vec<PathBuf>,
+}
+
+/// `scan --sort`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortOrder {
+    /// What to deploy first: exploited, then severity, then CVSS, then CVEs closed.
+    Priority,
+    /// Release order, newest first (the API's order).
+    Release,
+}
+
+/// `scan --min-severity`: MSRC's ratings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    /// Low and above.
+    Low,
+    /// Moderate and above.
+    Moderate,
+    /// Important and above.
+    Important,
+    /// Critical only.
+    Critical,
+}
+
+impl From<SeverityArg> for kbgap_core::Severity {
+    fn from(s: SeverityArg) -> Self {
+        match s {
+            SeverityArg::Low => Self::Low,
+            SeverityArg::Moderate => Self::Moderate,
+            SeverityArg::Important => Self::Important,
+            SeverityArg::Critical => Self::Critical,
+        }
+    }
 }
 
 /// `kbgap serve`
@@ -188,7 +238,9 @@ pub struct ServeArgs {
 /// `kbgap token`
 #[derive(Debug, Args)]
 pub struct TokenArgs {
-    /// Application roles, comma-separated (`Machine.Read.All,Software.Read.All`).
+    /// Application roles, comma-separated (`Machine.Read.All,Software.Read.All`). Only roles some
+    /// kbgap endpoint checks are accepted: Machine.Read.All, Machine.ReadWrite.All,
+    /// Software.Read.All, Vulnerability.Read.All.
     #[arg(long, value_delimiter = ',', required = true)]
     pub roles: Vec<String>,
     /// Tenant id (`tid` claim).

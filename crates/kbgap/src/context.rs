@@ -99,11 +99,13 @@ impl Context {
     /// Imports the documents built into the binary, with a progress bar.
     pub async fn import_bundled(&self, store: &dyn Store) -> Result<()> {
         let files = kbgap_catalog::bundled::files();
-        eprintln!(
-            "kbgap: no catalog in {} yet; importing the {} bundled MSRC documents",
-            self.store_url.redacted(),
-            files.len()
-        );
+        if !self.quiet {
+            eprintln!(
+                "kbgap: no catalog in {} yet; importing the {} bundled MSRC documents",
+                self.store_url.redacted(),
+                files.len()
+            );
+        }
         let bar = output::progress(files.len() as u64, "parsing", self.quiet);
         let docs = parse_parallel(files.len(), |i| {
             let (name, bytes) = files[i];

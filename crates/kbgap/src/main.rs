@@ -66,7 +66,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// other commands only warnings, so their stdout stays clean for pipes.
 fn init_tracing(quiet: bool, server: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if server && !quiet { "info" } else { "warn" };
+    let default = match (server, quiet) {
+        (_, true) => "error",
+        (true, false) => "info",
+        (false, false) => "warn",
+    };
     let filter = std::env::var("KBGAP_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())

@@ -94,8 +94,9 @@ fn an_older_revision_changes_nothing_and_says_so() {
     );
     let o = kbgap(dir.path(), &["catalog", "import", &fixture2020(MAR_0310)]);
     assert!(o.status.success());
+    // Which copy is newer and why, the release dates first.
     assert!(
-        stdout(&o).contains("older than the stored revision"),
+        stdout(&o).contains("2020-Mar revision 1.0: not imported, the stored copy is newer: the stored copy (revision 2.0) was released 2020-04-04, after this one (released 2020-03-10); nothing changed"),
         "{}",
         stdout(&o)
     );

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
+use kbgap_core::DocumentInfo;
 use kbgap_core::catalog::Catalog;
 use kbgap_store::ImportOutcome;
 use serde::Serialize;
@@ -49,10 +50,7 @@ fn report_outcomes(outcomes: &[ImportOutcome]) {
                 "{} revision {}: already stored, unchanged",
                 i.id, i.revision
             ),
-            ImportOutcome::KeptNewer { stored, offered } => format!(
-                "{} revision {}: older than the stored revision {}; nothing changed",
-                offered.id, offered.revision, stored.revision
-            ),
+            ImportOutcome::KeptNewer { stored, offered } => kept_newer(stored, offered),
         };
         println!("{line}");
     }
@@ -60,6 +58,36 @@ fn report_outcomes(outcomes: &[ImportOutcome]) {
         "{} documents read, {changed} changed the catalog",
         outcomes.len()
     );
+}
+
+/// Why the stored copy stays: its release date first, since that is what decides (MSRC's
+/// revision numbers restart, so "revision 16 is older than revision 6" can be true and reads
+/// wrong without the dates), and the revision only when the dates are the same.
+fn kept_newer(stored: &DocumentInfo, offered: &DocumentInfo) -> String {
+    let day = |i: &DocumentInfo| {
+        i.current_release
+            .get(..10)
+            .unwrap_or(&i.current_release)
+            .to_owned()
+    };
+    let why = if stored.current_release == offered.current_release {
+        format!(
+            "both released {}, and the stored revision {} is higher",
+            day(stored),
+            stored.revision
+        )
+    } else {
+        format!(
+            "the stored copy (revision {}) was released {}, after this one (released {})",
+            stored.revision,
+            day(stored),
+            day(offered)
+        )
+    };
+    format!(
+        "{} revision {}: not imported, the stored copy is newer: {why}; nothing changed",
+        offered.id, offered.revision
+    )
 }
 
 /// Brings the store up to date from the MSRC API; all or nothing.

@@ -2,21 +2,87 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
-use kbgap_server::auth::LocalIssuer;
+use anyhow::{Context as _, Result, bail};
+use kbgap_server::auth::{LocalIssuer, Permission, perm};
 
 use crate::cli::TokenArgs;
 use crate::context::Context;
 
+/// The application roles kbgap's endpoints check, read from the endpoints' own permissions so
+/// the list cannot drift from what the server enforces. A token with any other role (a typo,
+/// a delegated scope such as `Machine.Read`) would be refused by every endpoint: better to say so
+/// when it is made than at the first 403.
+fn known_roles() -> Vec<&'static str> {
+    let mut roles: Vec<&'static str> = [
+        perm::MachineMissingKbs::APP_ROLES,
+        perm::SoftwareMissingKbs::APP_ROLES,
+        perm::MachinesRead::APP_ROLES,
+        perm::MachineSoftwareRead::APP_ROLES,
+        perm::MachineVulnerabilitiesRead::APP_ROLES,
+        perm::SoftwareRead::APP_ROLES,
+        perm::VulnerabilitiesRead::APP_ROLES,
+        perm::InventoryWrite::APP_ROLES,
+    ]
+    .concat();
+    roles.sort_unstable();
+    roles.dedup();
+    roles
+}
+
+/// Refuses roles no endpoint checks, naming them and the known ones.
+fn check_roles(roles: &[String]) -> Result<()> {
+    let known = known_roles();
+    let unknown: Vec<&str> = (roles.iter())
+        .map(|r| r.trim())
+        .filter(|r| !known.contains(r))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "unknown role{} {}; kbgap knows {}",
+            if unknown.len() == 1 { "" } else { "s" },
+            unknown.join(", "),
+            known.join(", ")
+        );
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Context, args: &TokenArgs) -> Result<()> {
+    check_roles(&args.roles)?;
+    let roles: Vec<String> = args.roles.iter().map(|r| r.trim().to_owned()).collect();
     let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
         .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
     let token = issuer.issue(
-        &args.roles,
+        &roles,
         &args.tenant,
         &args.app,
         Duration::from_secs(args.ttl),
     )?;
     println!("{token}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_roles_are_the_application_roles_endpoints_check() {
+        assert_eq!(
+            known_roles(),
+            [
+                "Machine.Read.All",
+                "Machine.ReadWrite.All",
+                "Software.Read.All",
+                "Vulnerability.Read.All"
+            ]
+        );
+        assert!(check_roles(&["Machine.Read.All".into()]).is_ok());
+        let e = check_roles(&["Machine.Read.All".into(), "Machine.Raed.All".into()]);
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("unknown role Machine.Raed.All")
+        );
+    }
 }

@@ -1,5 +1,8 @@
 //! Rendering for people: aligned tables and progress bars that stay out of pipes.
 
+pub mod grid;
+pub mod term;
+
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};

@@ -18,6 +18,8 @@ use crate::output::term::{Style, indented};
 
 /// Where detail lines (reasons, CVE lists) start: under the column after KB.
 const DETAIL_INDENT: usize = 11;
+/// Where CVE lists start: less indented, so five ids fit a line of 80.
+const CVE_INDENT: usize = 4;
 /// Narrowest reason column worth having; below it the reason goes on its own line.
 const MIN_REASON: usize = 36;
 /// How often a reason must repeat before it becomes a note.
@@ -283,7 +285,7 @@ fn grid(entries: &[MissingKbEntry], notes: &Notes, look: Look) -> String {
             g.detail(DETAIL_INDENT, vec![Cell::new(rest, Style::Dim)]);
         }
         if e.cves.is_some() {
-            g.detail(DETAIL_INDENT, cve_tokens(e));
+            g.detail(CVE_INDENT, cve_tokens(e));
         }
     }
     g.render(look.width, look.colour)

@@ -301,7 +301,7 @@ fn counts_read_as_english() {
         &["scan", "--min-severity", "critical", &fixture(WIN10)],
     );
     assert!(
-        one.contains("DESKTOP-92B51CV: 1 KB to install (Critical and above; 2 in all)"),
+        one.contains("DESKTOP-92B51CV: 1 KB to install (Critical only; 2 in all)"),
         "{one}"
     );
     assert!(!one.contains("1 KBs") && !out.contains("1 KBs"), "{one}");

@@ -32,8 +32,10 @@ impl Filter {
         if self.exploited_only {
             parts.push("exploited only".to_owned());
         }
-        if let Some(s) = self.min_severity {
-            parts.push(format!("{s} and above"));
+        match self.min_severity {
+            Some(Severity::Critical) => parts.push("Critical only".to_owned()),
+            Some(s) => parts.push(format!("{s} and above")),
+            None => {}
         }
         parts.join(", ")
     }

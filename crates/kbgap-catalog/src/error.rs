@@ -158,6 +158,14 @@ pub enum CatalogError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The input is not CISA's Known Exploited Vulnerabilities JSON.
+    #[error("{input}: not a CISA KEV catalog ({reason})")]
+    NotKev {
+        /// The path, name or URL of the input.
+        input: String,
+        /// What is wrong, e.g. "not a JSON object; it starts with \"<!DOCTYPE html>\"".
+        reason: String,
+    },
     /// A folder given to import holds no CVRF documents.
     #[error("{input}: no CVRF documents (.xml, .xml.gz, .xml.zst) in this folder")]
     NoDocuments {
@@ -188,6 +196,7 @@ impl CatalogError {
             | Self::NotCvrf { input, .. }
             | Self::MissingField { input, .. }
             | Self::InvalidField { input, .. }
+            | Self::NotKev { input, .. }
             | Self::NoDocuments { input } => input,
         }
     }

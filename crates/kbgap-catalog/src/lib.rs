@@ -10,6 +10,7 @@
 
 pub mod bundled;
 mod error;
+pub mod kev;
 mod position;
 mod reader;
 mod source;

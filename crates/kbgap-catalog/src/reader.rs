@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use kbgap_core::document::DocProduct;
 use kbgap_core::{
-    Document, DocumentInfo, ProductId, Revision, Severity, VendorFix, VulnId, Vulnerability,
+    Document, DocumentInfo, ExploitStatus, Impact, ProductId, Revision, Severity, VendorFix,
+    VulnId, Vulnerability,
 };
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -136,6 +137,8 @@ enum Tag {
     CvssScoreSets,
     ScoreSet,
     BaseScore,
+    Vector,
+    Date,
     Remediations,
     Remediation,
     Url,
@@ -174,6 +177,8 @@ impl Tag {
             b"CVSSScoreSets" => Tag::CvssScoreSets,
             b"ScoreSet" => Tag::ScoreSet,
             b"BaseScore" => Tag::BaseScore,
+            b"Vector" => Tag::Vector,
+            b"Date" => Tag::Date,
             b"Remediations" => Tag::Remediations,
             b"Remediation" => Tag::Remediation,
             b"URL" => Tag::Url,
@@ -201,7 +206,9 @@ enum Field {
     ThreatDescription,
     ThreatProduct,
     BaseScore,
+    ScoreVector,
     ScoreProduct,
+    VulnRevisionDate,
     FixDescription,
     FixUrl,
     FixSupercedence,
@@ -210,20 +217,28 @@ enum Field {
     FixSubType,
 }
 
-/// A `Threat Type="Severity"` or a `ScoreSet` being read: a value for some products (or, with no
-/// ProductID, for all the vulnerability's Known Affected products, as CVRF 1.1 defines).
-struct Scoped<T> {
-    value: Option<T>,
+/// Which `Threat` types the reader keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThreatType {
+    Severity,
+    Impact,
+    ExploitStatus,
+}
+
+/// A `Threat` being read: its type, description and products.
+struct ThreatBuilder {
+    kind: ThreatType,
+    text: Option<String>,
     products: Vec<ProductId>,
 }
 
-impl<T> Scoped<T> {
-    fn new() -> Self {
-        Self {
-            value: None,
-            products: Vec::new(),
-        }
-    }
+/// A `ScoreSet` being read.
+#[derive(Default)]
+struct ScoreBuilder {
+    /// The `BaseScore` text, as written.
+    base: Option<String>,
+    vector: Option<String>,
+    products: Vec<ProductId>,
 }
 
 /// A `Vendor Fix` remediation being read.
@@ -247,6 +262,13 @@ struct VulnBuilder {
     unscoped_severity: Option<Severity>,
     scores: Vec<(ProductId, f32)>,
     unscoped_score: Option<f32>,
+    vectors: Vec<(ProductId, String)>,
+    unscoped_vector: Option<String>,
+    impacts: Vec<(ProductId, Impact)>,
+    unscoped_impact: Option<Impact>,
+    exploit: Option<ExploitStatus>,
+    /// The earliest date of the vulnerability's own revision history.
+    published: Option<String>,
     fixes: Vec<VendorFix>,
     /// Fixes without any ProductID: they apply to every Known Affected product.
     unscoped_fixes: Vec<usize>,
@@ -265,11 +287,13 @@ impl VulnBuilder {
             }
         }
         if let Some(score) = self.unscoped_score {
-            for p in &self.known_affected {
-                if !self.scores.iter().any(|(q, _)| q == p) {
-                    self.scores.push((p.clone(), score));
-                }
-            }
+            scope_all(&mut self.scores, &self.known_affected, score);
+        }
+        if let Some(vector) = self.unscoped_vector.take() {
+            scope_all(&mut self.vectors, &self.known_affected, vector);
+        }
+        if let Some(impact) = self.unscoped_impact {
+            scope_all(&mut self.impacts, &self.known_affected, impact);
         }
         for &i in &self.unscoped_fixes {
             if let Some(fix) = self.fixes.get_mut(i) {
@@ -281,12 +305,22 @@ impl VulnBuilder {
             title: self.title.unwrap_or_default(),
             severities: self.severities,
             scores: self.scores,
-            vectors: Vec::new(),
-            impacts: Vec::new(),
-            exploit: None,
-            published: None,
+            vectors: self.vectors,
+            impacts: self.impacts,
+            exploit: self.exploit,
+            published: self.published,
             fixes: self.fixes,
         })
+    }
+}
+
+/// Gives `value` to every Known Affected product that has none yet (CVRF 1.1: a value without
+/// ProductID applies to all of them).
+fn scope_all<T: Clone>(values: &mut Vec<(ProductId, T)>, affected: &[ProductId], value: T) {
+    for p in affected {
+        if !values.iter().any(|(q, _)| q == p) {
+            values.push((p.clone(), value.clone()));
+        }
     }
 }
 
@@ -318,8 +352,10 @@ struct Parser<'s> {
     vulnerabilities: Vec<Vulnerability>,
     vuln: Option<VulnBuilder>,
     known_affected_status: bool,
-    severity: Option<Scoped<Severity>>,
-    score: Option<Scoped<f32>>,
+    threat: Option<ThreatBuilder>,
+    score: Option<ScoreBuilder>,
+    /// Data problems that lose one value, never the document (a score that is not a number).
+    warnings: Vec<String>,
     fix: Option<FixBuilder>,
 }
 
@@ -352,8 +388,9 @@ impl<'s> Parser<'s> {
             vulnerabilities: Vec::new(),
             vuln: None,
             known_affected_status: false,
-            severity: None,
+            threat: None,
             score: None,
+            warnings: Vec::new(),
             fix: None,
         }
     }
@@ -477,11 +514,20 @@ impl<'s> Parser<'s> {
                     self.attr(reader, e, b"Type")?.as_deref() == Some("Known Affected");
             }
             ([Tag::Root, Tag::Vulnerability, Tag::Threats], Tag::Threat) => {
-                let is_severity = self.attr(reader, e, b"Type")?.as_deref() == Some("Severity");
-                self.severity = is_severity.then(Scoped::new);
+                let kind = match self.attr(reader, e, b"Type")?.as_deref() {
+                    Some("Severity") => Some(ThreatType::Severity),
+                    Some("Impact") => Some(ThreatType::Impact),
+                    Some("Exploit Status") => Some(ThreatType::ExploitStatus),
+                    _ => None,
+                };
+                self.threat = kind.map(|kind| ThreatBuilder {
+                    kind,
+                    text: None,
+                    products: Vec::new(),
+                });
             }
             ([Tag::Root, Tag::Vulnerability, Tag::CvssScoreSets], Tag::ScoreSet) => {
-                self.score = Some(Scoped::new())
+                self.score = Some(ScoreBuilder::default())
             }
             ([Tag::Root, Tag::Vulnerability, Tag::Remediations], Tag::Remediation) => {
                 let is_fix = self.attr(reader, e, b"Type")?.as_deref() == Some("Vendor Fix");
@@ -528,20 +574,28 @@ impl<'s> Parser<'s> {
                 Field::AffectedProduct
             }
             ([T::Root, T::Vulnerability, T::Threats, T::Threat], T::Description)
-                if self.severity.is_some() =>
+                if self.threat.is_some() =>
             {
                 Field::ThreatDescription
             }
             ([T::Root, T::Vulnerability, T::Threats, T::Threat], T::ProductId)
-                if self.severity.is_some() =>
+                if self.threat.is_some() =>
             {
                 Field::ThreatProduct
             }
             ([T::Root, T::Vulnerability, T::CvssScoreSets, T::ScoreSet], T::BaseScore) => {
                 Field::BaseScore
             }
+            ([T::Root, T::Vulnerability, T::CvssScoreSets, T::ScoreSet], T::Vector) => {
+                Field::ScoreVector
+            }
             ([T::Root, T::Vulnerability, T::CvssScoreSets, T::ScoreSet], T::ProductId) => {
                 Field::ScoreProduct
+            }
+            ([T::Root, T::Vulnerability, T::RevisionHistory, T::Revision], T::Date)
+                if self.vuln.is_some() =>
+            {
+                Field::VulnRevisionDate
             }
             ([T::Root, T::Vulnerability, T::Remediations, T::Remediation], t)
                 if self.fix.is_some() =>
@@ -591,7 +645,7 @@ impl<'s> Parser<'s> {
                 self.known_affected_status = false
             }
             ([Tag::Root, Tag::Vulnerability, Tag::Threats], Some(Tag::Threat)) => {
-                self.finish_severity()
+                self.finish_threat()
             }
             ([Tag::Root, Tag::Vulnerability, Tag::CvssScoreSets], Some(Tag::ScoreSet)) => {
                 self.finish_score()
@@ -635,18 +689,30 @@ impl<'s> Parser<'s> {
                 }
             }
             Field::ThreatDescription => {
-                if let Some(s) = &mut self.severity {
-                    s.value = Severity::from_msrc(text);
+                if let Some(t) = &mut self.threat {
+                    t.text = non_empty();
                 }
             }
             Field::ThreatProduct => {
-                if let (Some(s), Ok(p)) = (&mut self.severity, text.parse()) {
-                    s.products.push(p);
+                if let (Some(t), Ok(p)) = (&mut self.threat, text.parse()) {
+                    t.products.push(p);
                 }
             }
             Field::BaseScore => {
                 if let Some(s) = &mut self.score {
-                    s.value = value::score(text);
+                    s.base = non_empty();
+                }
+            }
+            Field::ScoreVector => {
+                if let Some(s) = &mut self.score {
+                    s.vector = non_empty();
+                }
+            }
+            Field::VulnRevisionDate => {
+                if let (Some(v), Some(date)) = (&mut self.vuln, value::normalize_date(text))
+                    && v.published.as_ref().is_none_or(|p| date < *p)
+                {
+                    v.published = Some(date);
                 }
             }
             Field::ScoreProduct => {
@@ -719,26 +785,66 @@ impl<'s> Parser<'s> {
         });
     }
 
-    fn finish_severity(&mut self) {
-        let (Some(s), Some(v)) = (self.severity.take(), &mut self.vuln) else {
+    fn finish_threat(&mut self) {
+        let (Some(t), Some(v)) = (self.threat.take(), &mut self.vuln) else {
             return;
         };
-        let Some(sev) = s.value else { return };
-        if s.products.is_empty() {
-            // Several product-less severities: keep the most severe one.
-            v.unscoped_severity = v.unscoped_severity.max(Some(sev));
+        let Some(text) = t.text else { return };
+        match t.kind {
+            ThreatType::Severity => {
+                let Some(sev) = Severity::from_msrc(&text) else {
+                    return;
+                };
+                if t.products.is_empty() {
+                    // Several product-less severities: keep the most severe one.
+                    v.unscoped_severity = v.unscoped_severity.max(Some(sev));
+                }
+                v.severities
+                    .extend(t.products.into_iter().map(|p| (p, sev)));
+            }
+            ThreatType::Impact => {
+                let Some(impact) = Impact::from_msrc(&text) else {
+                    return;
+                };
+                if t.products.is_empty() {
+                    v.unscoped_impact = v.unscoped_impact.or(Some(impact));
+                }
+                v.impacts
+                    .extend(t.products.into_iter().map(|p| (p, impact)));
+            }
+            ThreatType::ExploitStatus => {
+                if let Some(status) = ExploitStatus::from_msrc(&text) {
+                    match &mut v.exploit {
+                        Some(old) => old.merge(&status),
+                        None => v.exploit = Some(status),
+                    }
+                }
+            }
         }
-        v.severities
-            .extend(s.products.into_iter().map(|p| (p, sev)));
     }
 
     fn finish_score(&mut self) {
         let (Some(s), Some(v)) = (self.score.take(), &mut self.vuln) else {
             return;
         };
-        let Some(score) = s.value else { return };
+        let Some(base) = s.base else { return };
+        let Some(score) = value::score(&base) else {
+            let cve = v.cve.as_deref().unwrap_or("a vulnerability");
+            let shown: String = base.chars().take(40).collect();
+            self.warnings.push(format!(
+                "{cve}: CVSS BaseScore {shown:?} is not a number from 0 to 10; ignored"
+            ));
+            return;
+        };
         if s.products.is_empty() {
             v.unscoped_score = Some(v.unscoped_score.map_or(score, |old| old.max(score)));
+            if s.vector.is_some() {
+                v.unscoped_vector.clone_from(&s.vector);
+            }
+        }
+        if let Some(vector) = &s.vector {
+            v.vectors
+                .extend(s.products.iter().map(|p| (p.clone(), vector.clone())));
         }
         v.scores.extend(s.products.into_iter().map(|p| (p, score)));
     }
@@ -804,6 +910,7 @@ impl<'s> Parser<'s> {
             },
             products: self.products,
             vulnerabilities: self.vulnerabilities,
+            warnings: self.warnings,
         })
     }
 

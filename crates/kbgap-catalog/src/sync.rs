@@ -157,7 +157,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// GETs `url` and returns the body of a successful answer.
-async fn get(
+pub(crate) async fn get(
     client: &Client,
     url: &Url,
     accept: &str,

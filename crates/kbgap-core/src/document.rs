@@ -23,6 +23,9 @@ pub struct Document {
     pub products: Vec<DocProduct>,
     /// Every vulnerability with an id.
     pub vulnerabilities: Vec<Vulnerability>,
+    /// Values the reader had to drop (a CVSS score that is not a number), in words; the
+    /// catalog reports them as compile warnings.
+    pub warnings: Vec<String>,
 }
 
 /// What identifies a document and its revision.

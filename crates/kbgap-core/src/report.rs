@@ -125,6 +125,7 @@ impl MissingKbEntry {
     /// Builds the entry for one missing KB of one machine.
     pub fn new(cat: &Catalog, m: &MachineState, missing: &MissingKb, with_cves: bool) -> Self {
         let kb = cat.kb(missing.kb);
+        let risk = Closed::new(cat, m, missing, with_cves);
         MissingKbEntry {
             id: kb.id.to_string(),
             name: kb.name.clone(),
@@ -141,13 +142,13 @@ impl MissingKbEntry {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            max_severity: missing.max_severity,
-            max_cvss: None,
-            exploited_cves: Vec::new(),
-            kev_cves: Vec::new(),
-            kev_due_date: None,
+            max_severity: risk.max_severity.or(missing.max_severity),
+            max_cvss: risk.max_cvss,
+            exploited_cves: risk.exploited,
+            kev_cves: risk.kev,
+            kev_due_date: risk.kev_due_date,
             cves: with_cves.then(|| cve_ids(cat, &missing.closes)),
-            cve_details: None,
+            cve_details: risk.details,
         }
     }
 
@@ -157,6 +158,69 @@ impl MissingKbEntry {
             .iter()
             .map(|mk| Self::new(cat, m, mk, with_cves))
             .collect()
+    }
+}
+
+/// The risk of what one missing KB closes on a machine.
+struct Closed {
+    max_severity: Option<Severity>,
+    max_cvss: Option<f32>,
+    exploited: Vec<String>,
+    kev: Vec<String>,
+    kev_due_date: Option<String>,
+    details: Option<Vec<CveDetail>>,
+}
+
+impl Closed {
+    /// Reads the risk of each CVE the KB closes on the products it serves on the machine (the
+    /// machine's products when none of those lists it).
+    fn new(cat: &Catalog, m: &MachineState, missing: &MissingKb, with_details: bool) -> Self {
+        let mut cves: Vec<VulnIx> = (missing.closes.iter().copied())
+            .filter(|&v| cat.vuln(v).id.is_cve())
+            .collect();
+        cves.sort_unstable_by(|&a, &b| cat.vuln(a).id.cmp(&cat.vuln(b).id));
+        cves.dedup();
+        let mut out = Closed {
+            max_severity: None,
+            max_cvss: None,
+            exploited: Vec::new(),
+            kev: Vec::new(),
+            kev_due_date: None,
+            details: with_details.then(Vec::new),
+        };
+        for v in cves {
+            let mut risk = cat.vuln_risk(v, &missing.products);
+            if risk.severity.is_none() && risk.cvss.is_none() {
+                risk = cat.vuln_risk(v, &m.products);
+            }
+            let vuln = cat.vuln(v);
+            out.max_severity = out.max_severity.max(risk.severity);
+            out.max_cvss = match (out.max_cvss, risk.cvss) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            if vuln.exploited() {
+                out.exploited.push(vuln.id.to_string());
+            }
+            if let Some(k) = &vuln.kev {
+                out.kev.push(vuln.id.to_string());
+                if out.kev_due_date.as_ref().is_none_or(|d| k.due_date < *d) {
+                    out.kev_due_date = Some(k.due_date.clone());
+                }
+            }
+            if let Some(details) = &mut out.details {
+                details.push(CveDetail {
+                    id: vuln.id.to_string(),
+                    severity: risk.severity,
+                    cvss: risk.cvss,
+                    impact: risk.impact,
+                    exploited: vuln.exploited(),
+                    publicly_disclosed: vuln.exploit.publicly_disclosed,
+                    kev: vuln.kev.is_some(),
+                });
+            }
+        }
+        out
     }
 }
 

@@ -75,6 +75,7 @@ fn catalog_with_a_new_release() -> &'static Catalog {
                     }],
                 })
                 .collect(),
+            warnings: vec![],
         });
         Catalog::compile(&docs)
     })

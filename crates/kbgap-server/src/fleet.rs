@@ -14,6 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use chrono::Utc;
 use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
+use kbgap_core::engine::Exposure;
 use kbgap_core::engine::fleet::{Fleet, GroupIx};
 use kbgap_store::{Store, StoreError, StoredMachine};
 use tokio::sync::oneshot;
@@ -61,6 +62,12 @@ pub struct FleetView {
 }
 
 impl FleetView {
+    /// What a stored machine's open CVEs risk, from its group's evaluation.
+    pub fn exposure(&self, cat: &Catalog, machine: &StoredMachine) -> Option<Exposure> {
+        let key = machine.id.as_str().to_ascii_lowercase();
+        self.fleet.group_of(&key).map(|g| *g.exposure(cat))
+    }
+
     /// A machine by id (any case) or computer name (case-insensitive).
     pub fn find(&self, id_or_name: &str) -> Option<&StoredMachine> {
         let key = id_or_name.trim().to_ascii_lowercase();

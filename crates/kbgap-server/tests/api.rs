@@ -27,7 +27,9 @@ fn catalog() -> Arc<Catalog> {
             let docs: Vec<_> = kbgap_catalog::bundled::read_all()
                 .collect::<Result<_, _>>()
                 .expect("bundled documents read");
-            Arc::new(Catalog::compile(&docs))
+            let mut cat = Catalog::compile(&docs);
+            cat.apply_kev(&kbgap_catalog::kev::bundled().expect("bundled KEV"));
+            Arc::new(cat)
         })
         .clone()
 }
@@ -634,6 +636,263 @@ async fn end_of_support_machines_are_stored_listed_and_filterable() {
         )
         .await;
     assert_eq!(names(&eos), expected);
+    api.stop().await;
+}
+
+/// Every row of a paged collection, following `@odata.nextLink`.
+async fn all_rows(api: &Api, path: &str, roles: &[&str]) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut next = Some(path.to_owned());
+    while let Some(p) = next.take() {
+        let page = api.json(&p, roles).await;
+        rows.extend(page["value"].as_array().unwrap().iter().cloned());
+        next = page["@odata.nextLink"]
+            .as_str()
+            .map(|l| l.trim_start_matches(&api.base).to_owned());
+    }
+    rows
+}
+
+/// `$metadata`'s property names per entity or complex type, base types' first.
+fn declared(xml: &str) -> BTreeMap<String, Vec<String>> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut types, mut bases) = (BTreeMap::new(), BTreeMap::new());
+    let mut current: Option<String> = None;
+    let attr = |e: &quick_xml::events::BytesStart<'_>, n: &str| {
+        e.try_get_attribute(n)
+            .unwrap()
+            .map(|a| String::from_utf8(a.value.to_vec()).unwrap())
+    };
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.local_name().as_ref() {
+                    b"EntityType" | b"ComplexType" => {
+                        let name = attr(&e, "Name").unwrap();
+                        if let Some(b) = attr(&e, "BaseType") {
+                            bases.insert(name.clone(), b.rsplit('.').next().unwrap().to_owned());
+                        }
+                        types.entry(name.clone()).or_insert_with(Vec::new);
+                        current = Some(name);
+                    }
+                    b"Property" => {
+                        let t = current.clone().unwrap();
+                        types.get_mut(&t).unwrap().push(attr(&e, "Name").unwrap());
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    for name in types.keys() {
+        let mut props = Vec::new();
+        let mut t = Some(name.clone());
+        while let Some(n) = t {
+            let mut own = types[&n].clone();
+            own.extend(props);
+            props = own;
+            t = bases.get(&n).cloned();
+        }
+        out.insert(name.clone(), props);
+    }
+    out
+}
+
+/// The keys of a served object, without OData annotations.
+fn keys(v: &Value) -> Vec<String> {
+    (v.as_object().unwrap().keys())
+        .filter(|k| !k.starts_with('@'))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risk_fields_come_from_msrc_and_kev_and_metadata_declares_what_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = kbgap_store_sqlite::SqliteStore::open(&dir.path().join("kbgap.db"))
+        .await
+        .unwrap();
+    let api = Api::start(Arc::new(store)).await;
+    let roles = &[
+        "Machine.Read.All",
+        "Vulnerability.Read.All",
+        "Software.Read.All",
+    ];
+    let mut ids = BTreeMap::new();
+    for (name, bytes, _) in machines() {
+        let resp = api.post(bytes, "text/plain").await;
+        assert_eq!(resp.status().as_u16(), 200, "ingest {name}");
+        let m: Value = resp.json().await.unwrap();
+        ids.insert(m["id"].as_str().unwrap().to_owned(), name);
+    }
+    let four = ["Low", "Medium", "High", "Critical"];
+
+    // Per machine: severity in Defender's four values, CVSS from MSRC.
+    let mut clfs_seen = false;
+    for (id, name) in &ids {
+        let rows = all_rows(&api, &format!("/api/machines/{id}/vulnerabilities"), roles).await;
+        let rated = (rows.iter())
+            .filter(|r| r["severity"].as_str().is_some_and(|s| four.contains(&s)))
+            .count();
+        let scored = rows
+            .iter()
+            .filter(|r| r["cvssV3"].as_f64().unwrap() > 0.0)
+            .count();
+        let n = rows.len().max(1);
+        eprintln!(
+            "{name}: {} open CVEs, {:.1}% with a severity, {:.1}% with a CVSS score",
+            rows.len(),
+            100.0 * rated as f64 / n as f64,
+            100.0 * scored as f64 / n as f64
+        );
+        assert!(
+            rated * 100 >= rows.len() * 99,
+            "{name}: {rated} of {} rated",
+            rows.len()
+        );
+        assert!(
+            scored * 100 >= rows.len() * 95,
+            "{name}: {scored} of {} scored",
+            rows.len()
+        );
+        for r in &rows {
+            assert_eq!(r["status"], "RemediationRequired");
+            if r["cvssV3"].as_f64().unwrap() > 0.0 {
+                assert!(
+                    r["cvssVector"].as_str().unwrap().starts_with("CVSS:3"),
+                    "{r}"
+                );
+            }
+            if r["exploitVerified"] == true {
+                assert_eq!(r["publicExploit"], true, "exploited implies publicExploit");
+            }
+        }
+        if let Some(clfs) = rows.iter().find(|r| r["id"] == "CVE-2025-29824") {
+            clfs_seen = true;
+            assert_eq!(clfs["exploitVerified"], true);
+            assert_eq!(clfs["severity"], "High", "CVSS 7.8 is High");
+            assert_eq!(clfs["cvssV3"], 7.8);
+            assert!(
+                clfs["publishedOn"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("2025-04-08")
+            );
+            assert!(
+                clfs["tags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t == "CISA KEV")
+            );
+        }
+        // A machine with open CVEs is exposed; one exploited makes it High.
+        let m = api.json(&format!("/api/machines/{id}"), roles).await;
+        let exploited = rows.iter().any(|r| r["exploitVerified"] == true);
+        let want = match (rows.is_empty(), exploited) {
+            (true, _) => "None",
+            (false, true) => "High",
+            (false, false) => m["exposureLevel"].as_str().unwrap(),
+        };
+        assert_eq!(m["exposureLevel"], want, "{name}");
+        assert_ne!(
+            m["riskScore"],
+            if rows.is_empty() { "High" } else { "None" }
+        );
+    }
+    assert!(
+        clfs_seen,
+        "some corpus machine misses the fix for CVE-2025-29824"
+    );
+
+    // machinesVulnerabilities: never an empty severity, and $filter on it returns the expected rows.
+    let all = all_rows(&api, "/api/vulnerabilities/machinesVulnerabilities", roles).await;
+    let empty = all.iter().filter(|r| r["severity"] == "").count();
+    assert!(
+        empty * 100 <= all.len(),
+        "{empty} of {} rows without severity",
+        all.len()
+    );
+    let mut want: Vec<String> = (all.iter())
+        .filter(|r| r["severity"] == "High")
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let high = all_rows(
+        &api,
+        "/api/vulnerabilities/machinesVulnerabilities?$filter=severity%20eq%20'High'",
+        roles,
+    )
+    .await;
+    let mut got: Vec<String> = high
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    want.sort();
+    got.sort();
+    assert!(!got.is_empty());
+    assert_eq!(got, want);
+    eprintln!(
+        "machinesVulnerabilities: {} rows, {} High",
+        all.len(),
+        got.len()
+    );
+
+    // Machines filter on exposure; software counts what is open on it.
+    let exposed = all_rows(
+        &api,
+        "/api/machines?$filter=exposureLevel%20eq%20'High'",
+        roles,
+    )
+    .await;
+    assert!(!exposed.is_empty());
+    assert!(exposed.iter().all(|m| m["exposureLevel"] == "High"));
+    let software = all_rows(&api, "/api/Software", roles).await;
+    let w10 = software.iter().find(|s| s["name"] == "windows_10").unwrap();
+    assert!(w10["weaknesses"].as_i64().unwrap() > 100, "{w10}");
+    assert_eq!(w10["publicExploit"], true);
+    let impact = w10["impactScore"].as_f64().unwrap();
+    assert!(impact > 0.0 && impact <= 10.0, "{impact}");
+
+    // $metadata declares exactly what is served.
+    let token = api.token(&[]);
+    let xml = (api.client.get(format!("{}/api/$metadata", api.base)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let declared = declared(&xml);
+    let (id, _) = ids.iter().next().unwrap();
+    let served = [
+        (
+            "Machine",
+            api.json(&format!("/api/machines/{id}"), roles).await,
+        ),
+        (
+            "Vulnerability",
+            all_rows(&api, &format!("/api/machines/{id}/vulnerabilities"), roles).await[0].clone(),
+        ),
+        ("Software", w10.clone()),
+        ("PublicAssetVulnerabilityDto", all[0].clone()),
+        (
+            "PublicProductFixDto",
+            api.json(&format!("/api/machines/{id}/getmissingkbs"), roles)
+                .await["value"][0]
+                .clone(),
+        ),
+    ];
+    for (entity, value) in served {
+        let mut got = keys(&value);
+        let mut want = declared[entity].clone();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{entity}: served keys vs $metadata");
+    }
     api.stop().await;
 }
 

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
-use kbgap_core::{Document, DocumentInfo, Revision};
+use kbgap_core::{Document, DocumentInfo, Kev, Revision};
 use kbgap_store::codec::{self, StoredPayload};
 use kbgap_store::import::{self, StoredInfo};
+use kbgap_store::kev::KevOutcome;
 use kbgap_store::{ImportOutcome, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
@@ -142,4 +143,53 @@ pub(crate) async fn import(
     }
     tx.commit().await.map_err(|e| db(context, e))?;
     Ok(plan.outcomes)
+}
+
+/// The stored KEV catalog, when any.
+pub(crate) async fn kev(pool: &PgPool) -> Result<Option<Kev>, StoreError> {
+    let body: Option<String> = sqlx::query_scalar("SELECT body FROM kev_catalog WHERE singleton")
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| db("reading the KEV catalog", e))?;
+    body.map(|b| kbgap_store::kev::decode(&b)).transpose()
+}
+
+/// Stores a KEV catalog unless the stored one is the same or newer.
+pub(crate) async fn put_kev(pool: &PgPool, kev: &Kev) -> Result<KevOutcome, StoreError> {
+    let context = "storing the KEV catalog";
+    let body = kbgap_store::kev::encode(kev)?;
+    let mut tx = pool.begin().await.map_err(|e| db(context, e))?;
+    // Writers take turns on the catalog state row, as document imports do.
+    sqlx::query("SELECT generation FROM catalog_state WHERE singleton FOR UPDATE")
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db(context, e))?;
+    let stored: Option<(String, String)> =
+        sqlx::query_as("SELECT catalog_version, date_released FROM kev_catalog WHERE singleton")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| db(context, e))?;
+    let outcome = kbgap_store::kev::decide(stored.as_ref(), kev);
+    if outcome == KevOutcome::Stored {
+        sqlx::query(
+            "INSERT INTO kev_catalog (singleton, catalog_version, date_released, entries, body, stored_at)
+             VALUES (TRUE, $1, $2, $3, $4, now())
+             ON CONFLICT (singleton) DO UPDATE SET
+               catalog_version = excluded.catalog_version, date_released = excluded.date_released,
+               entries = excluded.entries, body = excluded.body, stored_at = excluded.stored_at",
+        )
+        .bind(&kev.catalog_version)
+        .bind(&kev.date_released)
+        .bind(kev.entries.len() as i64)
+        .bind(body)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db(context, e))?;
+        sqlx::query("UPDATE catalog_state SET generation = generation + 1 WHERE singleton")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db(context, e))?;
+    }
+    tx.commit().await.map_err(|e| db(context, e))?;
+    Ok(outcome)
 }

@@ -121,6 +121,17 @@ impl Store for PgStore {
         catalog::generation(&self.pool).await
     }
 
+    async fn kev(&self) -> Result<Option<kbgap_core::Kev>, StoreError> {
+        catalog::kev(&self.pool).await
+    }
+
+    async fn put_kev(
+        &self,
+        kev: &kbgap_core::Kev,
+    ) -> Result<kbgap_store::kev::KevOutcome, StoreError> {
+        catalog::put_kev(&self.pool, kev).await
+    }
+
     #[tracing::instrument(skip_all, fields(machines = devices.len()))]
     async fn upsert_machines(
         &self,

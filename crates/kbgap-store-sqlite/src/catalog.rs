@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use kbgap_core::{Document, DocumentInfo, Revision};
+use kbgap_core::{Document, DocumentInfo, Kev, Revision};
 use kbgap_store::codec::{self, StoredPayload};
 use kbgap_store::import::{self, StoredInfo};
+use kbgap_store::kev::KevOutcome;
 use kbgap_store::{ImportOutcome, StoreError};
 use sqlx::{Row, SqlitePool};
 
@@ -150,4 +151,54 @@ pub(crate) async fn import(
     }
     tx.commit().await.map_err(|e| db(context, e))?;
     Ok(plan.outcomes)
+}
+
+/// The stored KEV catalog, when any.
+pub(crate) async fn kev(pool: &SqlitePool) -> Result<Option<Kev>, StoreError> {
+    let body: Option<String> =
+        sqlx::query_scalar("SELECT body FROM kev_catalog WHERE singleton = 1")
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| db("reading the KEV catalog", e))?;
+    body.map(|b| kbgap_store::kev::decode(&b)).transpose()
+}
+
+/// Stores a KEV catalog unless the stored one is the same or newer.
+pub(crate) async fn put_kev(pool: &SqlitePool, kev: &Kev) -> Result<KevOutcome, StoreError> {
+    let context = "storing the KEV catalog";
+    let body = kbgap_store::kev::encode(kev)?;
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| db(context, e))?;
+    let stored: Option<(String, String)> = sqlx::query_as(
+        "SELECT catalog_version, date_released FROM kev_catalog WHERE singleton = 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| db(context, e))?;
+    let outcome = kbgap_store::kev::decide(stored.as_ref(), kev);
+    if outcome == KevOutcome::Stored {
+        sqlx::query(
+            "INSERT INTO kev_catalog (singleton, catalog_version, date_released, entries, body, stored_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (singleton) DO UPDATE SET
+               catalog_version = excluded.catalog_version, date_released = excluded.date_released,
+               entries = excluded.entries, body = excluded.body, stored_at = excluded.stored_at",
+        )
+        .bind(&kev.catalog_version)
+        .bind(&kev.date_released)
+        .bind(kev.entries.len() as i64)
+        .bind(body)
+        .bind(format_time(Utc::now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db(context, e))?;
+        sqlx::query("UPDATE catalog_state SET generation = generation + 1 WHERE singleton = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db(context, e))?;
+    }
+    tx.commit().await.map_err(|e| db(context, e))?;
+    Ok(outcome)
 }

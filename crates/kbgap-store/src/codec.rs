@@ -4,7 +4,7 @@
 //! backends store exactly these bytes, with the uncompressed length beside them so
 //! decompression allocates once. postcard is not self-describing, so each payload is stored
 //! with the number of its format ([`PAYLOAD_FORMAT`]): a payload of another format is reported
-//! as corrupt (and a re-import replaces it) instead of decoding into garbage.
+//! as [`StoreError::OldFormat`] (and a re-import replaces it) instead of decoding into garbage.
 
 use kbgap_core::Document;
 
@@ -12,7 +12,7 @@ use crate::StoreError;
 
 /// The payload format written by this build. Bump it whenever the serialized shape of
 /// [`kbgap_core::Document`] (or anything it contains) changes.
-pub const PAYLOAD_FORMAT: i32 = 1;
+pub const PAYLOAD_FORMAT: i32 = 2;
 
 /// zstd level: 3 is zstd's default, a good trade between import time and size.
 const ZSTD_LEVEL: i32 = 3;
@@ -60,13 +60,11 @@ pub fn encode_document(doc: &Document) -> Result<EncodedDocument, StoreError> {
 pub fn decode_document(stored: &StoredPayload) -> Result<Document, StoreError> {
     let what = || format!("catalog document {}", stored.id);
     if stored.format != PAYLOAD_FORMAT {
-        return Err(StoreError::corrupt(
-            what(),
-            format!(
-                "stored in payload format {} but this build reads format {PAYLOAD_FORMAT}; import the documents again",
-                stored.format
-            ),
-        ));
+        return Err(StoreError::OldFormat {
+            what: what(),
+            found: stored.format,
+            expected: PAYLOAD_FORMAT,
+        });
     }
     let raw_len = usize::try_from(stored.raw_len)
         .ok()
@@ -141,6 +139,7 @@ mod tests {
             },
             products: vec![],
             vulnerabilities: vec![],
+            warnings: vec![],
         }
     }
 
@@ -195,12 +194,16 @@ mod tests {
         let mut truncated = good.clone();
         truncated.payload.truncate(truncated.payload.len() / 2);
         let mut old_format = good.clone();
-        old_format.format = 0;
+        old_format.format = PAYLOAD_FORMAT - 1;
+        assert!(matches!(
+            decode_document(&old_format),
+            Err(StoreError::OldFormat { found, .. }) if found == PAYLOAD_FORMAT - 1
+        ));
         let mut wrong_len = good.clone();
         wrong_len.raw_len = -1;
         let mut other_id = good.clone();
         other_id.id = "2020-Apr".into();
-        for bad in [truncated, old_format, wrong_len, other_id] {
+        for bad in [truncated, wrong_len, other_id] {
             match decode_document(&bad) {
                 Err(StoreError::Corrupt { what, .. }) => assert!(what.contains(&bad.id), "{what}"),
                 other => panic!("expected Corrupt, got {other:?}"),

@@ -27,6 +27,19 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Something stored was written by an older kbgap in a format this build no longer reads
+    /// (a catalog document payload): importing it again replaces it.
+    #[error(
+        "stored {what} was written by an older kbgap (format {found}; this build reads {expected}); import it again"
+    )]
+    OldFormat {
+        /// The record ("catalog document 2020-Mar").
+        what: String,
+        /// The format it was written in.
+        found: i32,
+        /// The format this build reads.
+        expected: i32,
+    },
     /// The database failed (connection, I/O, migration, a statement). The message says what was
     /// being done.
     #[error("database error: {0}")]

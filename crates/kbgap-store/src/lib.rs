@@ -15,6 +15,7 @@
 pub mod codec;
 mod error;
 pub mod import;
+pub mod kev;
 pub mod machines;
 mod model;
 mod store;

@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kbgap_core::{Device, Document, DocumentInfo, MachineId};
+use kbgap_core::{Device, Document, DocumentInfo, Kev, MachineId};
 
+use crate::kev::KevOutcome;
 use crate::{ImportOutcome, StoreError, StoredMachine};
 
 /// Where kbgap keeps the catalog and the machines. One implementation per backend
@@ -42,6 +43,13 @@ pub trait Store: Send + Sync + 'static {
     /// A counter bumped by every import that changed something, so a server knows when to
     /// reload its compiled catalog.
     async fn catalog_generation(&self) -> Result<i64, StoreError>;
+
+    /// CISA's KEV catalog as stored, when one was stored.
+    async fn kev(&self) -> Result<Option<Kev>, StoreError>;
+
+    /// Stores a KEV catalog unless the stored copy is the same or newer
+    /// ([`crate::kev::decide`]); a replacement bumps the catalog generation.
+    async fn put_kev(&self, kev: &Kev) -> Result<KevOutcome, StoreError>;
 
     // ----- machines -----
 

@@ -77,16 +77,24 @@ pub enum Format {
 /// `kbgap catalog …`
 #[derive(Debug, Subcommand)]
 pub enum CatalogCommand {
-    /// Import CVRF documents (.xml, .xml.gz, .xml.zst files, or folders of them).
+    /// Import CVRF documents (.xml, .xml.gz, .xml.zst files, or folders of them), and/or a
+    /// CISA KEV catalog file.
     ///
     /// A document replaces an older revision of the same document ID; an older revision than the
-    /// stored one changes nothing. Either every document imports or none does.
+    /// stored one changes nothing. Either every document imports or none does. A KEV file
+    /// replaces the stored KEV catalog only when it is a later release.
     Import {
         /// Files or folders.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "kev")]
         paths: Vec<PathBuf>,
+        /// A CISA Known Exploited Vulnerabilities JSON file
+        /// (known_exploited_vulnerabilities.json).
+        #[arg(long, value_name = "FILE")]
+        kev: Option<PathBuf>,
     },
-    /// Bring the catalog up to date from the MSRC API.
+    /// Bring the catalog up to date from the MSRC API, and the KEV catalog from CISA's feed.
+    ///
+    /// Each source is all or nothing: a failed download leaves its stored copy as it was.
     Sync {
         /// MSRC API base URL.
         #[arg(
@@ -95,6 +103,13 @@ pub enum CatalogCommand {
             env = "KBGAP_MSRC_URL"
         )]
         base_url: String,
+        /// CISA KEV feed URL.
+        #[arg(
+            long,
+            default_value = kbgap_catalog::kev::DEFAULT_URL,
+            env = "KBGAP_KEV_URL"
+        )]
+        kev_url: String,
     },
     /// Documents, products, KBs, CVEs and fixes in the stored catalog.
     Stats {

@@ -65,18 +65,23 @@ impl Context {
         Ok(store)
     }
 
-    /// The compiled catalog. On a store with no catalog, the bundled documents are imported
-    /// first; a compiled snapshot cached in the data dir makes later loads fast.
+    /// The compiled catalog, with CISA's KEV catalog applied. On a store with no catalog, the
+    /// bundled documents (and KEV copy) are imported first; a compiled snapshot cached in the
+    /// data dir makes later loads fast.
     pub async fn catalog(&self, store: &dyn Store) -> Result<Catalog> {
         let mut infos = store.catalog_infos().await?;
         if infos.is_empty() {
             self.import_bundled(store).await?;
             infos = store.catalog_infos().await?;
         }
+        let kev = match store.kev().await? {
+            Some(kev) => kev,
+            None => self.import_bundled_kev(store).await?,
+        };
         let cache = self
             .data_dir
             .join("cache")
-            .join(format!("catalog-{}.bin", catalog_key(&infos)));
+            .join(format!("catalog-{}.bin", catalog_key(&infos, &kev)));
         if let Ok(bytes) = std::fs::read(&cache) {
             match Catalog::from_snapshot(bytes) {
                 Ok(cat) => return Ok(cat),
@@ -84,8 +89,18 @@ impl Context {
             }
         }
         let started = Instant::now();
-        let docs = store.catalog_documents().await?;
-        let cat = Catalog::compile(&docs);
+        let docs = match store.catalog_documents().await {
+            Err(kbgap_store::StoreError::OldFormat { what, .. }) => {
+                eprintln!(
+                    "kbgap: the stored catalog was written by an older kbgap ({what}); importing the bundled documents again (run `kbgap catalog sync` for newer revisions)"
+                );
+                self.import_bundled(store).await?;
+                store.catalog_documents().await?
+            }
+            docs => docs?,
+        };
+        let mut cat = Catalog::compile(&docs);
+        cat.apply_kev(&kev);
         tracing::debug!(documents = docs.len(), elapsed = ?started.elapsed(), "compiled catalog");
         if let Err(e) = write_cache(&cache, &cat.to_snapshot()) {
             tracing::warn!(
@@ -96,14 +111,24 @@ impl Context {
         Ok(cat)
     }
 
+    /// Stores the KEV catalog built into the binary, and gives it back.
+    pub async fn import_bundled_kev(&self, store: &dyn Store) -> Result<kbgap_core::Kev> {
+        let kev = kbgap_catalog::kev::bundled()?;
+        store
+            .put_kev(&kev)
+            .await
+            .context("storing the bundled KEV catalog")?;
+        Ok(kev)
+    }
+
     /// Imports the documents built into the binary, with a progress bar.
     pub async fn import_bundled(&self, store: &dyn Store) -> Result<()> {
         let files = kbgap_catalog::bundled::files();
         if !self.quiet {
             eprintln!(
-                "kbgap: no catalog in {} yet; importing the {} bundled MSRC documents",
+                "kbgap: importing the {} bundled MSRC documents into {}",
+                files.len(),
                 self.store_url.redacted(),
-                files.len()
             );
         }
         let bar = output::progress(files.len() as u64, "parsing", self.quiet);
@@ -159,9 +184,13 @@ where
         .collect()
 }
 
-/// A key that changes whenever the stored documents change.
-fn catalog_key(infos: &[DocumentInfo]) -> String {
+/// A key that changes whenever the stored documents or the KEV catalog change.
+fn catalog_key(infos: &[DocumentInfo], kev: &kbgap_core::Kev) -> String {
     let mut h = Sha256::new();
+    h.update(kev.catalog_version.as_bytes());
+    h.update(b"\0");
+    h.update(kev.date_released.as_bytes());
+    h.update(b"\n");
     for i in infos {
         h.update(i.id.as_bytes());
         h.update(b"\0");

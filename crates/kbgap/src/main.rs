@@ -44,11 +44,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Scan(args) => return commands::scan::run(&ctx, args).await.map(|c| c as u8),
         Command::Serve(args) => commands::serve::run(&ctx, args).await?,
-        Command::Catalog(CatalogCommand::Import { paths }) => {
-            commands::catalog::import(&ctx, paths).await?
+        Command::Catalog(CatalogCommand::Import { paths, kev }) => {
+            commands::catalog::import(&ctx, paths, kev.as_deref()).await?
         }
-        Command::Catalog(CatalogCommand::Sync { base_url }) => {
-            commands::catalog::sync(&ctx, base_url).await?
+        Command::Catalog(CatalogCommand::Sync { base_url, kev_url }) => {
+            commands::catalog::sync(&ctx, base_url, kev_url).await?
         }
         Command::Catalog(CatalogCommand::Stats { format }) => {
             commands::catalog::stats(&ctx, *format).await?

@@ -12,6 +12,7 @@ use crate::document::Document;
 use crate::ids::{KbId, ProductId, VulnId};
 use crate::kinds::{ServicingKind, Severity};
 use crate::product::{normalize_name, parse_facts, software_name};
+use crate::risk::Impact;
 
 /// Something odd in the data that compiling worked around (reported, never fatal).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -22,8 +23,17 @@ pub struct CompileWarning {
     pub message: String,
 }
 
-/// One raw fix row: (product, vulnerability, KB, severity, CVSS).
-type Row = (ProductIx, VulnIx, KbId, Option<Severity>, Option<f32>);
+/// One raw fix row: a KB fixing a vulnerability on a product, with MSRC's risk values there.
+#[derive(Clone, Copy)]
+struct Row {
+    product: ProductIx,
+    vuln: VulnIx,
+    kb: KbId,
+    severity: Option<Severity>,
+    cvss: Option<f32>,
+    vector: Option<u32>,
+    impact: Option<Impact>,
+}
 
 type ProductLists = FxHashMap<ProductIx, Vec<ProductIx>>;
 
@@ -45,8 +55,10 @@ struct Builder {
     vulns: Vec<Vuln>,
     vuln_by_id: FxHashMap<VulnId, VulnIx>,
     kbs: BTreeMap<KbId, KbAcc>,
-    /// (product, vuln, kb, severity, cvss)
     rows: Vec<Row>,
+    /// Distinct CVSS vectors, and their indexes.
+    vectors: Vec<String>,
+    vector_ix: FxHashMap<String, u32>,
     warnings: Vec<super::CompileWarning>,
 }
 
@@ -92,29 +104,66 @@ impl Builder {
         }
     }
 
-    fn vuln_ix(&mut self, id: &VulnId, title: &str) -> VulnIx {
-        if let Some(&ix) = self.vuln_by_id.get(id) {
-            self.vulns[ix as usize].title = title.to_owned();
+    /// The index of a vulnerability, merging what this (newer) document says of it.
+    fn vuln_ix(&mut self, v: &crate::document::Vulnerability) -> VulnIx {
+        let ix = match self.vuln_by_id.get(&v.id) {
+            Some(&ix) => ix,
+            None => {
+                let ix = self.vulns.len() as VulnIx;
+                self.vulns.push(Vuln {
+                    id: v.id.clone(),
+                    title: String::new(),
+                    exploit: Default::default(),
+                    published: None,
+                    kev: None,
+                });
+                self.vuln_by_id.insert(v.id.clone(), ix);
+                ix
+            }
+        };
+        let merged = &mut self.vulns[ix as usize];
+        merged.title.clone_from(&v.title);
+        if let Some(e) = &v.exploit {
+            merged.exploit.merge(e);
+        }
+        if let Some(p) = &v.published
+            && merged.published.as_ref().is_none_or(|old| p < old)
+        {
+            merged.published = Some(p.clone());
+        }
+        ix
+    }
+
+    fn vector_ix(&mut self, vector: &str) -> u32 {
+        if let Some(&ix) = self.vector_ix.get(vector) {
             return ix;
         }
-        let ix = self.vulns.len() as VulnIx;
-        self.vulns.push(Vuln {
-            id: id.clone(),
-            title: title.to_owned(),
-        });
-        self.vuln_by_id.insert(id.clone(), ix);
+        let ix = self.vectors.len() as u32;
+        self.vectors.push(vector.to_owned());
+        self.vector_ix.insert(vector.to_owned(), ix);
         ix
     }
 
     fn add_vulnerabilities(&mut self, doc: &Document) {
+        for w in &doc.warnings {
+            self.warnings.push(super::CompileWarning {
+                document: doc.info.id.clone(),
+                message: w.clone(),
+            });
+        }
         for v in &doc.vulnerabilities {
             if v.fixes.is_empty() {
                 continue;
             }
-            let vix = self.vuln_ix(&v.id, &v.title);
+            let vix = self.vuln_ix(v);
             let sev: FxHashMap<&ProductId, Severity> =
                 v.severities.iter().map(|(p, s)| (p, *s)).collect();
             let cvss: FxHashMap<&ProductId, f32> = v.scores.iter().map(|(p, s)| (p, *s)).collect();
+            let impact: FxHashMap<&ProductId, Impact> =
+                v.impacts.iter().map(|(p, i)| (p, *i)).collect();
+            let vector: FxHashMap<&ProductId, u32> = (v.vectors.iter())
+                .map(|(p, s)| (p, self.vector_ix(s)))
+                .collect();
             for fix in &v.fixes {
                 let acc = self.kbs.entry(fix.kb).or_default();
                 acc.docs.entry(doc.info.id.clone()).or_default().insert(vix);
@@ -154,13 +203,15 @@ impl Builder {
                     if let Some(b) = build {
                         builds.insert(b);
                     }
-                    self.rows.push((
-                        pix,
-                        vix,
-                        fix.kb,
-                        sev.get(pid).copied(),
-                        cvss.get(pid).copied(),
-                    ));
+                    self.rows.push(Row {
+                        product: pix,
+                        vuln: vix,
+                        kb: fix.kb,
+                        severity: sev.get(pid).copied(),
+                        cvss: cvss.get(pid).copied(),
+                        vector: vector.get(pid).copied(),
+                        impact: impact.get(pid).copied(),
+                    });
                 }
             }
         }
@@ -267,6 +318,8 @@ impl Builder {
             kbs,
             kb_by_id,
             vulns: self.vulns,
+            vectors: std::mem::take(&mut self.vectors),
+            kev: None,
             fixes,
             supersedence,
             cumulative_by_product: by_product(&cumulative),
@@ -286,10 +339,10 @@ impl Builder {
     ) -> FxHashMap<(KbIx, ProductIx), u32> {
         let mut seen: FxHashSet<(KbIx, ProductIx, VulnIx)> = FxHashSet::default();
         let mut out: FxHashMap<(KbIx, ProductIx), u32> = FxHashMap::default();
-        for &(pix, vuln, kb, _, _) in &self.rows {
-            let kix = kb_by_id[&kb];
-            if seen.insert((kix, pix, vuln)) {
-                *out.entry((kix, pix)).or_default() += 1;
+        for r in &self.rows {
+            let kix = kb_by_id[&r.kb];
+            if seen.insert((kix, r.product, r.vuln)) {
+                *out.entry((kix, r.product)).or_default() += 1;
             }
         }
         out
@@ -305,7 +358,16 @@ impl Builder {
 
     fn fix_table(&mut self, kb_by_id: &FxHashMap<KbId, KbIx>, kbs: &[Kb]) -> Vec<Vec<Fix>> {
         let mut table: Vec<Vec<Fix>> = vec![Vec::new(); self.products.len()];
-        for &(pix, vuln, kb, severity, cvss) in &self.rows {
+        for &Row {
+            product: pix,
+            vuln,
+            kb,
+            severity,
+            cvss,
+            vector,
+            impact,
+        } in &self.rows
+        {
             let kix = kb_by_id[&kb];
             let kp = kbs[kix as usize]
                 .products
@@ -325,6 +387,8 @@ impl Builder {
                 kb: kix,
                 severity,
                 cvss,
+                vector,
+                impact,
                 native_revision,
                 other_branch,
                 kind,
@@ -336,7 +400,10 @@ impl Builder {
             fixes.dedup_by(|later, kept| {
                 if later.vuln == kept.vuln && later.kb == kept.kb {
                     kept.severity = kept.severity.max(later.severity);
-                    kept.cvss = kept.cvss.or(later.cvss);
+                    if kept.cvss.is_none() {
+                        (kept.cvss, kept.vector) = (later.cvss, later.vector);
+                    }
+                    kept.impact = kept.impact.or(later.impact);
                     true
                 } else {
                     false

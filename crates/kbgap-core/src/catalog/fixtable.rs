@@ -10,10 +10,11 @@ use std::sync::{Arc, OnceLock};
 
 use super::{Fix, KbIx};
 use crate::kinds::{ServicingKind, Severity};
+use crate::risk::Impact;
 
 /// Bytes per encoded row: vuln, kb, native revision (0 = none), CVSS bits, severity, flags,
-/// servicing kind.
-const ROW: usize = 19;
+/// servicing kind, impact (0 = none), CVSS vector index + 1 (0 = none).
+const ROW: usize = 24;
 const FLAG_OTHER_BRANCH: u8 = 1;
 const FLAG_CVSS: u8 = 2;
 
@@ -184,6 +185,8 @@ fn encode(f: &Fix, out: &mut Vec<u8>) {
     }
     out.push(flags);
     out.push(f.kind as u8);
+    out.push(f.impact.map_or(0, |i| i as u8 + 1));
+    out.extend(f.vector.map_or(0, |v| v + 1).to_le_bytes());
 }
 
 fn decode(r: &[u8]) -> Fix {
@@ -206,6 +209,10 @@ fn decode(r: &[u8]) -> Fix {
             .get(r[18] as usize)
             .copied()
             .unwrap_or(ServicingKind::Standalone),
+        impact: (r[19] as usize)
+            .checked_sub(1)
+            .and_then(|i| Impact::ALL.get(i).copied()),
+        vector: u32::from_le_bytes(word(20)).checked_sub(1),
     }
 }
 
@@ -219,6 +226,8 @@ mod tests {
             kb,
             severity,
             cvss,
+            vector: cvss.map(|_| vuln),
+            impact: severity.map(|_| Impact::Spoofing),
             native_revision: NonZeroU32::new(rev),
             other_branch,
             kind: if other_branch {

@@ -22,6 +22,7 @@ use crate::document::DocumentInfo;
 use crate::ids::{KbId, ProductId, VulnId};
 use crate::kinds::{ServicingKind, Severity};
 use crate::product::ProductFacts;
+use crate::risk::{ExploitStatus, Impact, Kev, KevEntry, ProductRisk};
 
 pub use compile::CompileWarning;
 pub use snapshot::SnapshotError;
@@ -57,6 +58,37 @@ pub struct Vuln {
     pub id: VulnId,
     /// MSRC title.
     pub title: String,
+    /// MSRC's exploit status, merged over the documents that list it: once publicly disclosed
+    /// or exploited, always so; the newest document's exploitability assessment.
+    pub exploit: ExploitStatus,
+    /// First publication: the earliest date of its revision history over all documents.
+    pub published: Option<String>,
+    /// Its entry in CISA's Known Exploited Vulnerabilities catalog, when listed.
+    pub kev: Option<KevEntry>,
+}
+
+impl Vuln {
+    /// Exploited in the wild: MSRC says `Exploited:Yes`, or CISA's KEV lists it.
+    pub fn exploited(&self) -> bool {
+        self.exploit.exploited || self.kev.is_some()
+    }
+    /// Publicly disclosed or exploited: Defender's `publicExploit`.
+    pub fn public_exploit(&self) -> bool {
+        self.exploit.publicly_disclosed || self.exploited()
+    }
+}
+
+/// Which CISA KEV catalog a compiled catalog carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KevInfo {
+    /// `catalogVersion`.
+    pub catalog_version: String,
+    /// `dateReleased` (`YYYY-MM-DDTHH:MM:SS`).
+    pub date_released: String,
+    /// Entries in the KEV catalog.
+    pub entries: usize,
+    /// Of them, vulnerabilities some catalog KB fixes.
+    pub in_catalog: usize,
 }
 
 /// A KB that is the `Vendor Fix` of at least one vulnerability.
@@ -103,6 +135,10 @@ pub struct Fix {
     pub severity: Option<Severity>,
     /// CVSS base score for this product, when MSRC gives one.
     pub cvss: Option<f32>,
+    /// The CVSS vector of that score (index into [`Catalog::vector`]).
+    pub vector: Option<u32>,
+    /// What an attacker gains on this product.
+    pub impact: Option<Impact>,
     /// The KB's FixedBuild revision on this product's own branch, when MSRC gives one.
     pub native_revision: Option<NonZeroU32>,
     /// MSRC gives FixedBuilds for this KB and product, but none on the product's own branch
@@ -125,6 +161,10 @@ pub struct Catalog {
     kbs: Vec<Kb>,
     kb_by_id: FxHashMap<KbId, KbIx>,
     vulns: Vec<Vuln>,
+    /// Distinct CVSS vectors, which fix rows name by index.
+    vectors: Vec<String>,
+    /// The KEV catalog applied by [`Catalog::apply_kev`], when any.
+    kev: Option<KevInfo>,
     /// Per product: its fixes sorted by (vuln, kb), decoded on first use; snapshots store it in
     /// a section of its own.
     #[serde(skip)]
@@ -292,6 +332,43 @@ impl Catalog {
     /// 24H2 and Server 2025 share build 26100 but not revisions.
     pub fn cumulative_revision(&self, kb: KbIx, os: ProductIx) -> Option<u32> {
         self.cumulative.get(&(kb, os)).copied()
+    }
+    /// A CVSS vector by index.
+    pub fn vector(&self, ix: u32) -> &str {
+        self.vectors.get(ix as usize).map_or("", String::as_str)
+    }
+    /// What MSRC says of a vulnerability on some products (a machine's, a KB's): the highest
+    /// severity and CVSS among the fix rows of those products, whatever KB they name.
+    pub fn vuln_risk(&self, vuln: VulnIx, products: &[ProductIx]) -> ProductRisk {
+        let mut risk = ProductRisk::default();
+        for &p in products {
+            let rows = self.fixes_of(p);
+            let start = rows.partition_point(|f| f.vuln < vuln);
+            for f in rows[start..].iter().take_while(|f| f.vuln == vuln) {
+                risk.add(f.severity, f.cvss, f.vector, f.impact);
+            }
+        }
+        risk
+    }
+    /// The KEV catalog this catalog carries, when one was applied.
+    pub fn kev(&self) -> Option<&KevInfo> {
+        self.kev.as_ref()
+    }
+    /// Marks the vulnerabilities CISA's KEV lists (replacing any earlier KEV catalog).
+    pub fn apply_kev(&mut self, kev: &Kev) {
+        let by_cve: FxHashMap<&VulnId, &KevEntry> =
+            kev.entries.iter().map(|e| (&e.cve, e)).collect();
+        let mut in_catalog = 0;
+        for v in &mut self.vulns {
+            v.kev = by_cve.get(&v.id).map(|&e| e.clone());
+            in_catalog += usize::from(v.kev.is_some());
+        }
+        self.kev = Some(KevInfo {
+            catalog_version: kev.catalog_version.clone(),
+            date_released: kev.date_released.clone(),
+            entries: kev.entries.len(),
+            in_catalog,
+        });
     }
     /// Problems noticed while compiling (invalid FixedBuilds, …), for `catalog stats`.
     pub fn warnings(&self) -> &[CompileWarning] {

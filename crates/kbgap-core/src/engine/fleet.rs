@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{Evaluation, MachineState, Options, evaluate};
+use super::{Evaluation, Exposure, MachineState, Options, evaluate};
 use crate::catalog::{Catalog, KbIx, ProductIx, VulnIx};
 
 /// Per KB while a software query adds up: machines, CVEs fixed, machines per OS build.
@@ -31,6 +31,15 @@ pub struct Group {
     pub count: u64,
     /// The frontier for this state.
     pub evaluation: Arc<Evaluation>,
+    /// What its open CVEs risk, summed up the first time it is asked for.
+    exposure: std::sync::OnceLock<Exposure>,
+}
+
+impl Group {
+    /// What the group's open CVEs risk (computed once per group).
+    pub fn exposure(&self, cat: &Catalog) -> &Exposure {
+        (self.exposure).get_or_init(|| Exposure::of(cat, &self.state, &self.evaluation))
+    }
 }
 
 /// A machine's key in the fleet. A 40-hex id (every stored machine's) is packed into 20 bytes
@@ -115,6 +124,7 @@ impl Fleet {
                     state,
                     count: 0,
                     evaluation,
+                    exposure: Default::default(),
                 });
                 g
             }
@@ -257,6 +267,7 @@ impl Fleet {
         self.missed_on = vec![0; cat.kbs().len()];
         for g in &mut self.groups {
             g.evaluation = Arc::new(evaluate(cat, &g.state, Options::default()));
+            g.exposure = Default::default();
             for m in &g.evaluation.missing {
                 self.missed_on[m.kb as usize] += g.count;
             }

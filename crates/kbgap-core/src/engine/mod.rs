@@ -15,6 +15,7 @@
 
 pub(crate) mod bits;
 mod evaluate;
+mod exposure;
 pub mod fleet;
 mod frontier;
 mod installed;
@@ -29,6 +30,7 @@ use crate::ids::KbId;
 use crate::kinds::{ServicingKind, Severity};
 
 pub use evaluate::evaluate;
+pub use exposure::{Exposure, ExposureLevel, RiskScore};
 pub use reason::Reason;
 pub use resolve::Resolution;
 pub use unevaluated::unevaluated_software;

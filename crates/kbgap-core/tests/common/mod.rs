@@ -9,14 +9,16 @@ use kbgap_core::catalog::{Catalog, KbIx, ProductIx};
 use kbgap_core::engine::{Evaluation, MachineState, Options, evaluate};
 use kbgap_core::{Device, Document, InstallationType, KbId, OsVersion};
 
-/// The 190 bundled MSRC documents, compiled.
+/// The 190 bundled MSRC documents, compiled, with the bundled KEV catalog applied.
 pub fn bundled() -> &'static Catalog {
     static CAT: OnceLock<Catalog> = OnceLock::new();
     CAT.get_or_init(|| {
         let docs: Vec<Document> = kbgap_catalog::bundled::read_all()
             .map(|d| d.expect("bundled document"))
             .collect();
-        Catalog::compile(&docs)
+        let mut cat = Catalog::compile(&docs);
+        cat.apply_kev(&kbgap_catalog::kev::bundled().expect("bundled KEV"));
+        cat
     })
 }
 

@@ -3,10 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use kbgap_core::Architecture;
 use kbgap_core::catalog::{Catalog, KbIx, ProductIx, VulnIx};
 use kbgap_core::engine::MissingKb;
+use kbgap_core::engine::fleet::Group;
+use kbgap_core::engine::{Exposure, ExposureLevel, RiskScore};
 use kbgap_core::report::MissingKbEntry;
-use kbgap_core::{Architecture, Severity};
+use kbgap_core::risk::ProductRisk;
 use kbgap_store::StoredMachine;
 
 use crate::dto::{
@@ -18,10 +21,26 @@ use crate::fleet::FleetView;
 /// All catalog products are Microsoft's, so every software kbgap serves has this vendor.
 pub const VENDOR: &str = "microsoft";
 
-/// A stored machine as Defender's `Machine` entity.
-pub fn machine_dto(m: &StoredMachine) -> Machine {
+/// A stored machine as Defender's `Machine` entity; `exposure` (from its group's evaluation)
+/// gives `exposureLevel` and `riskScore`.
+pub fn machine_dto(m: &StoredMachine, exposure: Option<&Exposure>) -> Machine {
     let d = &m.device;
     let mut out = Machine::new(m.id.as_str(), d.computer_dns_name.clone());
+    if let Some(e) = exposure {
+        out.exposure_level = match e.level() {
+            ExposureLevel::None => crate::dto::ExposureLevel::None,
+            ExposureLevel::Low => crate::dto::ExposureLevel::Low,
+            ExposureLevel::Medium => crate::dto::ExposureLevel::Medium,
+            ExposureLevel::High => crate::dto::ExposureLevel::High,
+        };
+        out.risk_score = Some(match e.risk_score() {
+            RiskScore::None => crate::dto::RiskScore::None,
+            RiskScore::Informational => crate::dto::RiskScore::Informational,
+            RiskScore::Low => crate::dto::RiskScore::Low,
+            RiskScore::Medium => crate::dto::RiskScore::Medium,
+            RiskScore::High => crate::dto::RiskScore::High,
+        });
+    }
     out.first_seen = Some(m.first_seen);
     out.last_seen = Some(m.last_seen);
     out.os_platform = d.os_name.as_deref().and_then(os_platform);
@@ -101,25 +120,31 @@ pub fn machine_fix(
             kind: entry.kind,
             supersedes_missing: entry.supersedes_missing,
             max_severity: entry.max_severity.map(|s| s.to_string()),
+            max_cvss: entry.max_cvss,
+            exploited_cves: entry.exploited_cves,
+            kev_cves: entry.kev_cves,
+            kev_due_date: entry.kev_due_date,
             cves: entry.cves.unwrap_or_default(),
         });
     }
     dto
 }
 
-/// The severity MSRC gives a vulnerability fixed by a KB, the highest over the products.
-pub fn severity(cat: &Catalog, products: &[ProductIx], vuln: VulnIx, kb: KbIx) -> Option<Severity> {
-    products
-        .iter()
-        .filter_map(|&p| {
-            let fixes = cat.fixes_of(p);
-            fixes
-                .binary_search_by(|f| (f.vuln, f.kb).cmp(&(vuln, kb)))
-                .ok()
-                .and_then(|i| fixes.get(i))
-                .and_then(|f| f.severity)
-        })
-        .max()
+/// What MSRC says of a vulnerability on the products a missing KB serves on a machine, or on
+/// all the machine's products when none of those lists it (a CVE closed through what the KB
+/// contains).
+pub fn vuln_risk(
+    cat: &Catalog,
+    kb_products: &[ProductIx],
+    machine_products: &[ProductIx],
+    vuln: VulnIx,
+) -> ProductRisk {
+    let risk = cat.vuln_risk(vuln, kb_products);
+    if risk.severity.is_some() || risk.cvss.is_some() {
+        risk
+    } else {
+        cat.vuln_risk(vuln, machine_products)
+    }
 }
 
 /// A KB's release date (`YYYY-MM-DDTHH:MM:SS`) as a UTC time; the epoch when unreadable.
@@ -129,48 +154,72 @@ pub fn release_time(cat: &Catalog, kb: KbIx) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// A vulnerability as Defender's `Vulnerability`. kbgap knows MSRC's title, severity and the
-/// release of the fix; the exploit and scoring fields Defender fills from its own feeds are left
-/// at their empty values.
+/// A `YYYY-MM-DDTHH:MM:SS` date as a UTC time.
+fn utc(date: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(date, "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// A vulnerability open on machines as Defender's `Vulnerability`, from MSRC's and CISA's data:
+/// severity from the CVSS band (else MSRC's rating), CVSS and vector, exploitation, first
+/// publication. `fix_released` is when the KB that closes it came out. Defender's own feeds
+/// (exploit kits, EPSS) have no counterpart and keep their empty values.
 pub fn vulnerability_dto(
     cat: &Catalog,
     vuln: VulnIx,
-    severity: Option<Severity>,
+    risk: &ProductRisk,
     exposed_machines: u64,
-    published: DateTime<Utc>,
+    fix_released: DateTime<Utc>,
 ) -> Vulnerability {
     let v = cat.vuln(vuln);
+    let published = v.published.as_deref().and_then(utc).unwrap_or(fix_released);
+    let mut tags = Vec::new();
+    if v.kev.is_some() {
+        tags.push("CISA KEV".to_owned());
+    }
     Vulnerability {
         id: v.id.to_string(),
         name: v.id.to_string(),
         description: Some(v.title.clone()),
-        severity: severity.map(|s| s.to_string()),
-        cvss_v3: 0.0,
-        cvss_vector: None,
+        severity: risk.defender_severity().map(|s| s.to_string()),
+        cvss_v3: risk
+            .cvss
+            .map_or(0.0, |c| f64::from((c * 10.0).round() / 10.0)),
+        cvss_vector: risk.vector.map(|ix| cat.vector(ix).to_owned()),
         exposed_machines: i64::try_from(exposed_machines).unwrap_or(i64::MAX),
         published_on: published,
-        updated_on: published,
+        updated_on: published.max(fix_released),
         first_detected: None,
-        patch_first_available: Some(published),
-        public_exploit: false,
-        exploit_verified: false,
+        patch_first_available: Some(fix_released),
+        public_exploit: v.public_exploit(),
+        exploit_verified: v.exploited(),
         exploit_in_kit: false,
         exploit_types: Vec::new(),
         exploit_uris: Vec::new(),
-        cve_supportability: None,
-        tags: Vec::new(),
+        cve_supportability: Some("Supported".to_owned()),
+        tags,
         epss: 0.0,
-        status: "Active".to_owned(),
+        // Listed because a machine has it open: remediation (the KB) is required.
+        status: "RemediationRequired".to_owned(),
     }
 }
 
-/// Installed and exposed machine counts of one software.
-#[derive(Debug, Clone, Copy, Default)]
+/// Installed and exposed machine counts of one software, and its open CVEs over the fleet.
+#[derive(Debug, Clone, Default)]
 pub struct SoftwareCounts {
     /// Machines with a product of the software.
     pub installed: u64,
     /// Of those, machines missing a KB for one of its products.
     pub exposed: u64,
+    /// Distinct CVEs open on some machine, closed by a missing KB for one of its products.
+    pub weaknesses: u64,
+    /// One of them is publicly disclosed or exploited.
+    pub public_exploit: bool,
+    /// The highest CVSS v3 base score among them.
+    pub max_cvss: Option<f32>,
+    /// Machines assessed in the fleet (for `impactScore`).
+    pub fleet: u64,
 }
 
 /// Distinct software names of a machine's applicable products.
@@ -181,45 +230,73 @@ pub fn machine_software(cat: &Catalog, products: &[ProductIx]) -> BTreeSet<Strin
         .collect()
 }
 
-/// Per software name over the whole fleet: how many machines have it and are exposed.
+/// Per software name over the whole fleet: how many machines have it and are exposed, and the
+/// CVEs open on it. Each state group is read once, however many machines share it.
 pub fn software_counts(cat: &Catalog, view: &FleetView) -> BTreeMap<String, SoftwareCounts> {
-    let mut out: BTreeMap<String, SoftwareCounts> = BTreeMap::new();
+    let mut members: BTreeMap<u32, (u64, &Group)> = BTreeMap::new();
     for id in view.machines.keys() {
-        let Some(group) = view.fleet.group_of(id) else {
-            continue;
-        };
-        let exposed: BTreeSet<&str> = group
-            .evaluation
-            .missing
-            .iter()
-            .flat_map(|m| m.products.iter())
-            .map(|&p| cat.product(p).software.as_str())
-            .collect();
+        if let Some(group) = view.fleet.group_of(id) {
+            members.entry(group.ix).or_insert((0, group)).0 += 1;
+        }
+    }
+    let fleet: u64 = members.values().map(|(n, _)| n).sum();
+    let mut out: BTreeMap<String, SoftwareCounts> = BTreeMap::new();
+    // Per software: the open CVEs, and the products they are open on.
+    let mut open: BTreeMap<String, (BTreeSet<VulnIx>, BTreeSet<ProductIx>)> = BTreeMap::new();
+    for &(n, group) in members.values() {
+        let mut exposed: BTreeSet<&str> = BTreeSet::new();
+        for m in &group.evaluation.missing {
+            for &p in &m.products {
+                let name = cat.product(p).software.as_str();
+                exposed.insert(name);
+                let (cves, products) = open.entry(name.to_owned()).or_default();
+                cves.extend(m.closes.iter().filter(|&&v| cat.vuln(v).id.is_cve()));
+                products.insert(p);
+            }
+        }
         for name in machine_software(cat, &group.state.products) {
             let is_exposed = exposed.contains(name.as_str());
             let c = out.entry(name).or_default();
-            c.installed += 1;
+            c.installed += n;
             if is_exposed {
-                c.exposed += 1;
+                c.exposed += n;
             }
         }
+    }
+    for (name, c) in &mut out {
+        c.fleet = fleet;
+        let Some((cves, products)) = open.get(name) else {
+            continue;
+        };
+        let products: Vec<ProductIx> = products.iter().copied().collect();
+        c.weaknesses = cves.len() as u64;
+        c.public_exploit = cves.iter().any(|&v| cat.vuln(v).public_exploit());
+        c.max_cvss = (cves.iter())
+            .filter_map(|&v| cat.vuln_risk(v, &products).cvss)
+            .reduce(f32::max);
     }
     out
 }
 
 /// A software as Defender's `Software` entity.
-pub fn software_dto(name: &str, counts: SoftwareCounts) -> Software {
+///
+/// `impactScore` is kbgap's own rule (Defender does not publish its formula): the share of the
+/// fleet's machines exposed through this software × its highest open CVSS score, 0–10, one
+/// decimal (every machine exposed to a CVSS 9.8 CVE gives 9.8).
+pub fn software_dto(name: &str, counts: &SoftwareCounts) -> Software {
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let share = counts.exposed as f64 / counts.fleet.max(1) as f64;
+    let impact = share * f64::from(counts.max_cvss.unwrap_or(0.0));
     Software {
         id: format!("{VENDOR}-_-{name}"),
         name: name.to_owned(),
         vendor: VENDOR.to_owned(),
-        weaknesses: 0,
-        public_exploit: false,
+        weaknesses: as_i64(counts.weaknesses),
+        public_exploit: counts.public_exploit,
         active_alert: false,
         exposed_machines: as_i64(counts.exposed),
         installed_machines: as_i64(counts.installed),
-        impact_score: 0.0,
+        impact_score: (impact * 10.0).round() / 10.0,
         is_normalized: true,
         category: None,
     }

@@ -42,7 +42,11 @@ pub async fn post_inventory(
     if ndjson {
         let devices = parse_ndjson(&body, cat)?;
         let stored = fleet.ingest(devices).await?;
-        let items: Vec<_> = stored.iter().map(machine_dto).collect();
+        let view = fleet.read();
+        let items: Vec<_> = (stored.iter())
+            .map(|m| machine_dto(m, view.exposure(cat, m).as_ref()))
+            .collect();
+        drop(view);
         let total = items.len();
         let page = Page::from_parts(items, total, 0, 0);
         return Ok(query.collection(context::MACHINES, page).into_response());
@@ -54,7 +58,7 @@ pub async fn post_inventory(
     };
     Ok(ODataEntity {
         context: query.base().metadata_context(context::MACHINE_ENTITY),
-        entity: machine_dto(machine),
+        entity: machine_dto(machine, fleet.read().exposure(cat, machine).as_ref()),
     }
     .into_response())
 }

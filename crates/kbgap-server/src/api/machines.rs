@@ -12,8 +12,8 @@ use kbgap_core::engine::fleet::Group;
 use kbgap_store::StoredMachine;
 
 use super::convert::{
-    VENDOR, machine_dto, machine_fix, machine_software, release_time, severity, software_counts,
-    software_dto, vulnerability_dto,
+    VENDOR, machine_dto, machine_fix, machine_software, release_time, software_counts,
+    software_dto, vuln_risk, vulnerability_dto,
 };
 use super::{machine_not_found, need};
 use crate::auth::{Authorized, perm};
@@ -46,7 +46,9 @@ pub async fn list(
 ) -> Result<ODataCollection<Machine>, ApiError> {
     let fleet = need(fleet)?;
     let view = fleet.read();
-    let page = query.apply(view.machines.values().map(machine_dto))?;
+    let cat = fleet.catalog();
+    let page = query
+        .apply((view.machines.values()).map(|m| machine_dto(m, view.exposure(cat, m).as_ref())))?;
     Ok(query.collection(context::MACHINES, page))
 }
 
@@ -62,7 +64,7 @@ pub async fn one(
     let machine = view.find(&id).ok_or_else(|| machine_not_found(&id))?;
     Ok(ODataEntity {
         context: query.base().metadata_context(context::MACHINE_ENTITY),
-        entity: machine_dto(machine),
+        entity: machine_dto(machine, view.exposure(fleet.catalog(), machine).as_ref()),
     })
 }
 
@@ -101,7 +103,7 @@ pub async fn software(
     let counts = software_counts(cat, &view);
     let items: Vec<Software> = machine_software(cat, &group.state.products)
         .iter()
-        .map(|name| software_dto(name, counts.get(name).copied().unwrap_or_default()))
+        .map(|name| software_dto(name, &counts.get(name).cloned().unwrap_or_default()))
         .collect();
     let page = query.apply(items)?;
     Ok(query.collection(context::MACHINE_SOFTWARE, page))
@@ -124,14 +126,14 @@ pub async fn vulnerabilities(
     for m in &group.evaluation.missing {
         for &v in &m.closes {
             if cat.vuln(v).id.is_cve() && seen.insert(v) {
-                let sev = severity(cat, &m.products, v, m.kb);
-                let published = release_time(cat, m.kb);
+                let risk = vuln_risk(cat, &m.products, &group.state.products, v);
+                let released = release_time(cat, m.kb);
                 items.push(vulnerability_dto(
                     cat,
                     v,
-                    sev,
+                    &risk,
                     view.fleet.missed_on(m.kb),
-                    published,
+                    released,
                 ));
             }
         }
@@ -162,16 +164,14 @@ fn machine_rows(
             if !vuln.id.is_cve() || !seen.insert(v) {
                 continue;
             }
-            let product = m
-                .products
-                .iter()
-                .copied()
-                .find(|&p| severity(cat, &[p], v, m.kb).is_some())
+            let product = (m.products.iter().copied())
+                .find(|&p| cat.kb_fixes(m.kb, p).any(|f| f.vuln == v))
                 .or_else(|| m.products.first().copied());
             let name = product.map_or("", |p| cat.product(p).software.as_str());
             let is_os = product.is_some_and(|p| group.state.os_products.contains(&p));
-            let sev =
-                severity(cat, &m.products, v, m.kb).map_or_else(String::new, |s| s.to_string());
+            let sev = vuln_risk(cat, &m.products, &group.state.products, v)
+                .defender_severity()
+                .map_or_else(String::new, |s| s.to_string());
             rows.push(MachineVulnerability::new(
                 id,
                 vuln.id.as_str(),

@@ -49,7 +49,7 @@ pub async fn list(
     let fleet = need(fleet)?;
     let view = fleet.read();
     let counts = software_counts(fleet.catalog(), &view);
-    let items = counts.iter().map(|(name, c)| software_dto(name, *c));
+    let items = counts.iter().map(|(name, c)| software_dto(name, c));
     let page = query.apply(items)?;
     Ok(query.collection(context::SOFTWARE, page))
 }
@@ -68,7 +68,7 @@ pub async fn one(
     let c = counts.get(&name).ok_or_else(|| software_not_found(&id))?;
     Ok(ODataEntity {
         context: query.base().metadata_context(context::SOFTWARE_ENTITY),
-        entity: software_dto(&name, *c),
+        entity: software_dto(&name, c),
     })
 }
 
@@ -150,18 +150,22 @@ pub async fn vulnerabilities(
     if !known(cat, &view, &name) {
         return Err(software_not_found(&id));
     }
+    let products: Vec<_> = (0..cat.products().len() as u32)
+        .filter(|&p| cat.product(p).software == name)
+        .collect();
     let mut seen = BTreeSet::new();
     let mut items = Vec::new();
     for f in view.fleet.software_missing(cat, &name).iter() {
         for &v in &f.fixes {
             if cat.vuln(v).id.is_cve() && seen.insert(v) {
-                let published = release_time(cat, f.kb);
+                let released = release_time(cat, f.kb);
+                let risk = cat.vuln_risk(v, &products);
                 items.push(vulnerability_dto(
                     cat,
                     v,
-                    None,
+                    &risk,
                     f.machine_missed_on,
-                    published,
+                    released,
                 ));
             }
         }

@@ -4,7 +4,7 @@ use kbgap_core::KbId;
 use serde::{Deserialize, Serialize};
 
 /// A KB a machine (or the machines with a software) misses. Fields in `$metadata` order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicProductFixDto {
     /// The KB number without "KB" (`"4540673"`).
@@ -51,7 +51,7 @@ impl PublicProductFixDto {
 }
 
 /// Why kbgap says the KB is missing, and what installing it closes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FixExtension {
     /// CVEs open on the machine that this KB closes.
@@ -62,9 +62,17 @@ pub struct FixExtension {
     pub kind: kbgap_core::ServicingKind,
     /// Missing KBs this one supersedes (installing it makes them moot).
     pub supersedes_missing: Vec<String>,
-    /// The highest MSRC severity among the CVEs it fixes.
+    /// The highest MSRC severity among the CVEs it closes.
     pub max_severity: Option<String>,
-    /// The CVE ids it fixes, sorted.
+    /// The highest CVSS v3 base score among them.
+    pub max_cvss: Option<f32>,
+    /// Of them, the CVEs exploited in the wild (MSRC `Exploited:Yes` or CISA KEV).
+    pub exploited_cves: Vec<String>,
+    /// Of them, the CVEs in CISA's KEV catalog.
+    pub kev_cves: Vec<String>,
+    /// The earliest KEV due date among those (`YYYY-MM-DD`).
+    pub kev_due_date: Option<String>,
+    /// The CVE ids it closes, sorted.
     pub cves: Vec<String>,
 }
 
@@ -111,11 +119,15 @@ mod tests {
             kind: kbgap_core::ServicingKind::CumulativeUpdate,
             supersedes_missing: vec![],
             max_severity: Some("Critical".into()),
+            max_cvss: Some(9.8),
+            exploited_cves: vec!["CVE-2024-0002".into()],
+            kev_cves: vec!["CVE-2024-0002".into()],
+            kev_due_date: Some("2024-01-30".into()),
             cves: vec!["CVE-2024-0001".into(), "CVE-2024-0002".into()],
         });
         let v: serde_json::Value = serde_json::to_value(&fix).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 13);
+        assert_eq!(keys.len(), 17);
         let back: PublicProductFixDto = serde_json::from_value(v).unwrap();
         assert_eq!(back, fix);
     }

@@ -21,7 +21,51 @@ pub async fn store_story(store: Arc<dyn Store>) {
     assert!(!s.describe().is_empty());
     s.health().await.expect("health on a fresh store");
     catalog_story(s).await;
+    kev_story(s).await;
     machine_story(s).await;
+}
+
+/// The KEV catalog: none at first; the newest release stays; a replacement bumps the generation.
+async fn kev_story(s: &dyn Store) {
+    use crate::kev::KevOutcome;
+    use kbgap_core::{Kev, KevEntry};
+    assert_eq!(
+        s.kev().await.unwrap(),
+        None,
+        "no KEV catalog on a fresh store"
+    );
+    let kev = |version: &str, released: &str| Kev {
+        catalog_version: version.into(),
+        date_released: released.into(),
+        entries: vec![KevEntry {
+            cve: "CVE-2025-29824".parse().unwrap(),
+            date_added: "2025-04-08".into(),
+            due_date: "2025-04-29".into(),
+            ransomware: true,
+            name: format!("CLFS ({version})"),
+        }],
+    };
+    let g = s.catalog_generation().await.unwrap();
+    let first = kev("2025.08.25", "2025-08-25T17:04:19");
+    assert_eq!(s.put_kev(&first).await.unwrap(), KevOutcome::Stored);
+    assert_eq!(s.kev().await.unwrap().as_ref(), Some(&first));
+    assert_eq!(s.catalog_generation().await.unwrap(), g + 1);
+    assert_eq!(s.put_kev(&first).await.unwrap(), KevOutcome::Unchanged);
+    let older = kev("2025.07.01", "2025-07-01T00:00:00");
+    assert!(matches!(
+        s.put_kev(&older).await.unwrap(),
+        KevOutcome::Older { stored_version, .. } if stored_version == "2025.08.25"
+    ));
+    assert_eq!(
+        s.kev().await.unwrap().as_ref(),
+        Some(&first),
+        "an older release never replaces"
+    );
+    assert_eq!(s.catalog_generation().await.unwrap(), g + 1);
+    let newer = kev("2025.08.26", "2025-08-26T09:00:00");
+    assert_eq!(s.put_kev(&newer).await.unwrap(), KevOutcome::Stored);
+    assert_eq!(s.kev().await.unwrap().as_ref(), Some(&newer));
+    assert_eq!(s.catalog_generation().await.unwrap(), g + 2);
 }
 
 /// A small document whose vulnerability title carries `marker`, so a test can tell which
@@ -61,6 +105,7 @@ fn doc(id: &str, revision: &[u32], current: &str, marker: &str) -> Document {
                 sub_type: Some("Security Update".into()),
             }],
         }],
+        warnings: vec![],
     }
 }
 

@@ -161,6 +161,7 @@ pub fn document(profile: DocProfile, index: usize) -> Document {
         },
         products,
         vulnerabilities,
+        warnings: vec![],
     }
 }
 

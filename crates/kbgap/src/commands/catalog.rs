@@ -1,12 +1,13 @@
 //! `kbgap catalog import|sync|stats`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use kbgap_core::DocumentInfo;
 use kbgap_core::catalog::Catalog;
-use kbgap_store::ImportOutcome;
+use kbgap_store::kev::KevOutcome;
+use kbgap_store::{ImportOutcome, Store};
 use serde::Serialize;
 
 use crate::cli::StatsFormat;
@@ -15,7 +16,13 @@ use crate::output;
 
 /// Imports files and folders. Every document is parsed before anything is stored, and all are
 /// stored in one transaction: one bad file leaves the stored catalog as it was.
-pub async fn import(ctx: &Context, paths: &[PathBuf]) -> Result<()> {
+pub async fn import(ctx: &Context, paths: &[PathBuf], kev: Option<&Path>) -> Result<()> {
+    if let Some(file) = kev {
+        import_kev(ctx, file).await?;
+    }
+    if paths.is_empty() {
+        return Ok(());
+    }
     let files = kbgap_catalog::collect_paths(paths)?;
     let bar = output::progress(files.len() as u64, "parsing", ctx.quiet);
     let docs = parse_parallel(files.len(), |i| {
@@ -32,6 +39,42 @@ pub async fn import(ctx: &Context, paths: &[PathBuf]) -> Result<()> {
         .context("nothing was imported")?;
     report_outcomes(&outcomes);
     Ok(())
+}
+
+/// Imports a KEV file; a file that is not KEV JSON changes nothing.
+async fn import_kev(ctx: &Context, file: &Path) -> Result<()> {
+    let name = file.display().to_string();
+    let bytes = std::fs::read(file).with_context(|| format!("{name}: cannot read"))?;
+    let kev = kbgap_catalog::kev::read_kev(&bytes, &name)
+        .context("the stored KEV catalog is unchanged")?;
+    let store = ctx.open_store().await?;
+    let outcome = store
+        .put_kev(&kev)
+        .await
+        .context("the stored KEV catalog is unchanged")?;
+    println!("{}", kev_line(&kev, &outcome));
+    Ok(())
+}
+
+/// What storing a KEV catalog did, in words.
+fn kev_line(kev: &kbgap_core::Kev, outcome: &KevOutcome) -> String {
+    let this = format!(
+        "KEV catalog {} (released {}, {} entries)",
+        kev.catalog_version,
+        &kev.date_released[..10.min(kev.date_released.len())],
+        kev.entries.len()
+    );
+    match outcome {
+        KevOutcome::Stored => format!("{this}: stored"),
+        KevOutcome::Unchanged => format!("{this}: already stored, unchanged"),
+        KevOutcome::Older {
+            stored_version,
+            stored_released,
+        } => format!(
+            "{this}: the stored KEV catalog {stored_version} (released {}) is newer; nothing changed",
+            &stored_released[..10.min(stored_released.len())]
+        ),
+    }
 }
 
 fn report_outcomes(outcomes: &[ImportOutcome]) {
@@ -90,35 +133,71 @@ fn kept_newer(stored: &DocumentInfo, offered: &DocumentInfo) -> String {
     )
 }
 
-/// Brings the store up to date from the MSRC API; all or nothing.
-pub async fn sync(ctx: &Context, base_url: &str) -> Result<()> {
+/// Brings the store up to date from the MSRC API and CISA's KEV feed. Each source is all or
+/// nothing, and one failing does not stop the other; the command fails if either did.
+pub async fn sync(ctx: &Context, base_url: &str, kev_url: &str) -> Result<()> {
     let store = ctx.open_store().await?;
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("kbgap/", env!("CARGO_PKG_VERSION")))
+        .timeout(std::time::Duration::from_secs(120))
+        .build()?;
+    let msrc = sync_msrc(ctx, store.as_ref(), &client, base_url).await;
+    let kev = sync_kev(store.as_ref(), &client, kev_url).await;
+    match (msrc, kev) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(m), Err(k)) => {
+            eprintln!("error: {k:#}");
+            Err(m)
+        }
+    }
+}
+
+/// Fetches CISA's KEV feed and stores it when it is a later release.
+async fn sync_kev(store: &dyn Store, client: &reqwest::Client, url: &str) -> Result<()> {
+    let kev = kbgap_catalog::kev::fetch(client, url)
+        .await
+        .context("KEV sync failed; the stored KEV catalog is unchanged")?;
+    let outcome = store
+        .put_kev(&kev)
+        .await
+        .context("KEV sync failed; the stored KEV catalog is unchanged")?;
+    println!("{}", kev_line(&kev, &outcome));
+    Ok(())
+}
+
+/// Fetches every MSRC document newer than the stored one; all or nothing.
+async fn sync_msrc(
+    ctx: &Context,
+    store: &dyn Store,
+    client: &reqwest::Client,
+    base_url: &str,
+) -> Result<()> {
     let stored: HashMap<String, String> = store
         .catalog_infos()
         .await?
         .into_iter()
         .map(|i| (i.id, i.current_release))
         .collect();
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("kbgap/", env!("CARGO_PKG_VERSION")))
-        .timeout(std::time::Duration::from_secs(120))
-        .build()?;
     let bar = output::progress(0, "downloading", ctx.quiet);
-    let docs = kbgap_catalog::sync::fetch_newer(&client, base_url, &stored, |done, total| {
+    let docs = kbgap_catalog::sync::fetch_newer(client, base_url, &stored, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
     .await
-    .context("sync failed; the stored catalog is unchanged")?;
+    .context("MSRC sync failed; the stored documents are unchanged")?;
     bar.finish_and_clear();
     if docs.is_empty() {
-        println!("the catalog is up to date ({} documents)", stored.len());
+        println!(
+            "the MSRC documents are up to date ({} documents)",
+            stored.len()
+        );
         return Ok(());
     }
     let outcomes = store
         .import_documents(docs)
         .await
-        .context("sync failed; the stored catalog is unchanged")?;
+        .context("MSRC sync failed; the stored documents are unchanged")?;
     report_outcomes(&outcomes);
     Ok(())
 }
@@ -138,12 +217,19 @@ pub struct Stats {
     cves: usize,
     advisories: usize,
     fixes: usize,
+    kev_version: Option<String>,
+    kev_released: Option<String>,
+    kev_age_days: Option<i64>,
+    kev_entries: Option<usize>,
+    kev_in_catalog: Option<usize>,
+    exploited_cves: usize,
     warnings: Vec<String>,
 }
 
 impl Stats {
     pub fn of(cat: &Catalog) -> Self {
         let newest = cat.newest_document();
+        let kev = cat.kev();
         let names: std::collections::HashSet<&str> = cat
             .products()
             .iter()
@@ -161,6 +247,14 @@ impl Stats {
             cves: cat.cve_count(),
             advisories: cat.vulns().len() - cat.cve_count(),
             fixes: cat.fix_count(),
+            kev_version: kev.map(|k| k.catalog_version.clone()),
+            kev_released: kev.map(|k| k.date_released.clone()),
+            kev_age_days: kev.and_then(|k| age_days(&k.date_released)),
+            kev_entries: kev.map(|k| k.entries),
+            kev_in_catalog: kev.map(|k| k.in_catalog),
+            exploited_cves: (cat.vulns().iter())
+                .filter(|v| v.id.is_cve() && v.exploited())
+                .count(),
             warnings: cat
                 .warnings()
                 .iter()
@@ -203,12 +297,34 @@ pub async fn stats(ctx: &Context, format: StatsFormat) -> Result<()> {
                         format!("{} (plus {} advisories)", s.cves, s.advisories)
                     ),
                     ("fixes", format!("{} (CVE × KB × product)", s.fixes)),
+                    ("KEV catalog", kev_summary(&s)),
+                    (
+                        "exploited CVEs",
+                        format!("{} (MSRC Exploited:Yes or in KEV)", s.exploited_cves)
+                    ),
                     ("data warnings", s.warnings.len().to_string()),
                 ])
             );
         }
     }
     Ok(())
+}
+
+/// "2025.08.25, released 2025-08-25, 464 days old; 1404 entries, 312 fixed by catalog KBs".
+fn kev_summary(s: &Stats) -> String {
+    match (
+        &s.kev_version,
+        &s.kev_released,
+        s.kev_entries,
+        s.kev_in_catalog,
+    ) {
+        (Some(v), Some(r), Some(n), Some(inside)) => format!(
+            "{v}, released {}, {} days old; {n} entries, {inside} fixed by catalog KBs",
+            &r[..10.min(r.len())],
+            s.kev_age_days.unwrap_or(0)
+        ),
+        _ => "none".into(),
+    }
 }
 
 /// Used by `scan` to warn when the catalog is old.

@@ -161,5 +161,7 @@ pub async fn catalog(ctx: &Context, paths: &[PathBuf]) -> Result<Catalog> {
         }
     }
     let docs: Vec<_> = newest.into_values().collect();
-    Ok(Catalog::compile(&docs))
+    let mut cat = Catalog::compile(&docs);
+    cat.apply_kev(&kbgap_catalog::kev::bundled()?);
+    Ok(cat)
 }

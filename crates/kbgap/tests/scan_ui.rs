@@ -331,3 +331,50 @@ fn token_refuses_a_role_kbgap_does_not_know() {
     let ok = kbgap(&["token", "--roles", "Machine.Read.All,Software.Read.All"]);
     assert!(ok.status.success());
 }
+
+#[test]
+fn exploited_cves_are_counted_once_and_marked_first_under_their_kb() {
+    let file = fixture(WIN7);
+    let v = json(&["--cves", &file]);
+    let entries = v["value"].as_array().unwrap();
+    let mut exploited: Vec<&str> = (entries.iter())
+        .flat_map(|e| e["exploitedCves"].as_array().unwrap())
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    exploited.sort_unstable();
+    exploited.dedup();
+    assert!(
+        !exploited.is_empty(),
+        "Windows 7 misses fixes of exploited CVEs"
+    );
+    let out = at_width(80, &["scan", "--cves", &file]);
+    let summary = format!("WIN7SP1X64: {} KBs to install", entries.len());
+    let line = out.lines().find(|l| l.starts_with(&summary)).unwrap();
+    assert!(
+        line.ends_with(&format!(", {} exploited", exploited.len())),
+        "{line}"
+    );
+    // Under the first KB, its exploited CVEs come first, each marked.
+    let first = &entries[0];
+    let n = first["exploitedCves"].as_array().unwrap().len();
+    let tokens: Vec<&str> = (out.lines())
+        .skip_while(|l| !l.starts_with(&format!("KB{}", first["id"].as_str().unwrap())))
+        .skip(1)
+        .skip_while(|l| !l.trim_start().starts_with("CVE-"))
+        .take_while(|l| l.trim_start().starts_with("CVE-"))
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert_eq!(tokens.len(), first["cves"].as_array().unwrap().len());
+    assert!(
+        tokens[..n]
+            .iter()
+            .all(|t| t.ends_with("[KEV]") || t.ends_with("[E]"))
+    );
+    assert!(
+        tokens[n..].iter().all(|t| !t.contains('[')),
+        "{:?}",
+        &tokens[n..]
+    );
+    let words = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("[KEV] in CISA's Known Exploited Vulnerabilities catalog"));
+}

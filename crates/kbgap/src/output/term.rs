@@ -19,6 +19,19 @@ pub fn width() -> usize {
     w.max(MIN_WIDTH)
 }
 
+/// Prints a message on stderr; at a terminal it is wrapped to the terminal's width (continuation
+/// lines indented), in a pipe or log it stays one line so it can be grepped.
+pub fn eprint_wrapped(text: &str) {
+    let width = (std::io::stderr().is_terminal())
+        .then(|| terminal_size::terminal_size_of(std::io::stderr()))
+        .flatten()
+        .map(|(w, _)| usize::from(w.0).max(MIN_WIDTH));
+    match width {
+        Some(w) => eprint!("{}", indented(text, w, 0, 4)),
+        None => eprintln!("{text}"),
+    }
+}
+
 /// Colour only for a person at a terminal: never in a pipe or file, never with `NO_COLOR` set
 /// to anything non-empty (<https://no-color.org>), never on a `dumb` terminal.
 pub fn colour() -> bool {

@@ -75,7 +75,7 @@ pub async fn run(ctx: &Context, args: &ScanArgs) -> Result<i32> {
     if !ctx.quiet
         && let Some(w) = staleness_warning(&cat)
     {
-        eprintln!("warning: {w}");
+        term::eprint_wrapped(&format!("warning: {w}"));
     }
     let results: Vec<ScanResult> = (machines.into_iter())
         .map(|(source, device)| scan_one(&cat, args, source, device))
@@ -99,7 +99,10 @@ fn scan_one(cat: &Catalog, args: &ScanArgs, source: String, mut device: Device) 
     if let Some(finding) = &device.end_of_support {
         if !matches!(args.format, Format::Table) {
             // The table says it on stdout; JSON and CSV keep stdout for the data.
-            eprintln!("{source}: {}: {finding}", device.computer_dns_name);
+            term::eprint_wrapped(&format!(
+                "{source}: {}: {finding}",
+                device.computer_dns_name
+            ));
         }
     } else if device.software.is_empty() {
         device.warnings.push(
@@ -144,7 +147,7 @@ fn finish(
     quiet: bool,
 ) -> Result<()> {
     for f in failures {
-        eprintln!("error: {:#}", f.error);
+        term::eprint_wrapped(&format!("error: {:#}", f.error));
     }
     let mut out = std::io::stdout().lock();
     match args.format {

@@ -22,6 +22,9 @@ const DETAIL_INDENT: usize = 11;
 const CVE_INDENT: usize = 4;
 /// Narrowest reason column worth having; below it the reason goes on its own line.
 const MIN_REASON: usize = 36;
+/// The reason's width before products get a column too: the reason says what to do, the
+/// products only repeat the OS most of the time.
+const WIDE_REASON: usize = 60;
 /// How often a reason must repeat before it becomes a note.
 const REPEATS: usize = 3;
 
@@ -246,7 +249,7 @@ fn build(titles: &[&'static str], rows: &[Vec<(&'static str, Cell)>]) -> Grid {
 }
 
 /// Which columns fit `width`: the figures always; the reason when it gets `MIN_REASON`
-/// characters; the products when the reason keeps them too.
+/// characters; the products when the reason keeps `WIDE_REASON`.
 fn titles(
     entries: &[MissingKbEntry],
     notes: &Notes,
@@ -263,7 +266,7 @@ fn titles(
         .max()
         .unwrap_or(0)
         .max("PRODUCTS".len());
-    if left >= MIN_REASON + products + 2 {
+    if left >= WIDE_REASON + products + 2 {
         titles.push("PRODUCTS");
     }
     if left >= MIN_REASON {

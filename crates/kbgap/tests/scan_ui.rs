@@ -78,11 +78,11 @@ fn widest(text: &str) -> usize {
 }
 
 #[test]
-fn the_table_fits_80_columns_for_both_files_with_all_and_cves() {
+fn the_table_fits_60_80_and_120_columns_for_both_files_with_all_and_cves() {
     for file in [fixture(WIN10), fixture(WIN7)] {
         for extra in [&[][..], &["--all"], &["--cves"], &["--all", "--cves"]] {
             let args = [&["scan"], extra, &[file.as_str()]].concat();
-            for width in [80, 120] {
+            for width in [60, 80, 120] {
                 let out = at_width(width, &args);
                 assert!(
                     out.contains("to install") || out.contains("not satisfied"),

@@ -56,7 +56,8 @@ pub fn render(r: &ScanResult, look: Look) -> String {
         out.push_str(&notes.render(look.width));
         out.push_str(&legend(&r.value, look));
     }
-    out.push_str(&Style::Bold.paint(&summary(r), look.colour));
+    let line = indented(&summary(r), look.width, 0, 4);
+    out.push_str(&Style::Bold.paint(line.trim_end(), look.colour));
     out.push_str("\n\n");
     out
 }
@@ -259,6 +260,14 @@ fn titles(
     let mut titles = vec!["KB", "RELEASE", "SEVERITY", "CVSS", "CVES", "EXPLOITED"];
     if entries.iter().any(|e| e.kev_due_date.is_some()) {
         titles.push("KEV DUE");
+    }
+    // Below 80 columns, drop the figures a person needs least until the rest fits.
+    let note = if notes.heads.is_empty() { 0 } else { 5 };
+    for optional in ["KEV DUE", "RELEASE", "CVSS"] {
+        if build(&titles, rows).fixed_width() + note <= width + 2 {
+            break;
+        }
+        titles.retain(|t| *t != optional);
     }
     let left = width.saturating_sub(build(&titles, rows).fixed_width());
     let products = (entries.iter())

@@ -62,13 +62,13 @@ fn serve(kev: String) -> String {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let json = [(header::CONTENT_TYPE, "application/json")];
+            let json = || [(header::CONTENT_TYPE, "application/json")];
             let app = Router::new()
                 .route(
                     "/cvrf/v3.0/updates",
-                    get(move || async move { (json, r#"{"value":[]}"#) }),
+                    get(move || async move { (json(), r#"{"value":[]}"#) }),
                 )
-                .route("/kev.json", get(move || async move { (json, kev) }))
+                .route("/kev.json", get(move || async move { (json(), kev) }))
                 .route(
                     "/html",
                     get(|| async { "<!DOCTYPE html><html><body>Maintenance</body></html>" }),

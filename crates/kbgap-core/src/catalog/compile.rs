@@ -116,6 +116,7 @@ impl Builder {
                     exploit: Default::default(),
                     published: None,
                     kev: None,
+                    cvss: None,
                 });
                 self.vuln_by_id.insert(v.id.clone(), ix);
                 ix
@@ -164,6 +165,12 @@ impl Builder {
             let vector: FxHashMap<&ProductId, u32> = (v.vectors.iter())
                 .map(|(p, s)| (p, self.vector_ix(s)))
                 .collect();
+            for (p, &score) in &cvss {
+                let best = &mut self.vulns[vix as usize].cvss;
+                if best.is_none_or(|(b, _)| score > b) {
+                    *best = Some((score, vector.get(p).copied()));
+                }
+            }
             for fix in &v.fixes {
                 let acc = self.kbs.entry(fix.kb).or_default();
                 acc.docs.entry(doc.info.id.clone()).or_default().insert(vix);

@@ -65,6 +65,9 @@ pub struct Vuln {
     pub published: Option<String>,
     /// Its entry in CISA's Known Exploited Vulnerabilities catalog, when listed.
     pub kev: Option<KevEntry>,
+    /// The highest CVSS score MSRC gives it on any product, and that score's vector: the score
+    /// shown for products MSRC lists it under without one.
+    pub cvss: Option<(f32, Option<u32>)>,
 }
 
 impl Vuln {
@@ -338,7 +341,8 @@ impl Catalog {
         self.vectors.get(ix as usize).map_or("", String::as_str)
     }
     /// What MSRC says of a vulnerability on some products (a machine's, a KB's): the highest
-    /// severity and CVSS among the fix rows of those products, whatever KB they name.
+    /// severity and CVSS among the fix rows of those products, whatever KB they name. Where
+    /// MSRC rates it on them but scores it only on other products, that score is used.
     pub fn vuln_risk(&self, vuln: VulnIx, products: &[ProductIx]) -> ProductRisk {
         let mut risk = ProductRisk::default();
         for &p in products {
@@ -347,6 +351,12 @@ impl Catalog {
             for f in rows[start..].iter().take_while(|f| f.vuln == vuln) {
                 risk.add(f.severity, f.cvss, f.vector, f.impact);
             }
+        }
+        if risk.cvss.is_none()
+            && risk.severity.is_some()
+            && let Some((score, vector)) = self.vulns[vuln as usize].cvss
+        {
+            (risk.cvss, risk.vector) = (Some(score), vector);
         }
         risk
     }

@@ -11,7 +11,7 @@ use super::Catalog;
 use super::fixtable::{FixTable, FixTableError};
 
 /// Changes whenever the layout of [`Catalog`] or the compile rules change.
-const MAGIC: &[u8] = b"kbgap-catalog-v9\n";
+const MAGIC: &[u8] = b"kbgap-catalog-v10\n";
 
 /// Why a snapshot could not be loaded.
 #[derive(Debug, thiserror::Error)]

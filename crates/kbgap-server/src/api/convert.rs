@@ -183,9 +183,10 @@ pub fn vulnerability_dto(
         name: v.id.to_string(),
         description: Some(v.title.clone()),
         severity: risk.defender_severity().map(|s| s.to_string()),
+        // MSRC writes one decimal; widening the f32 as is would show 7.800000190734863.
         cvss_v3: risk
             .cvss
-            .map_or(0.0, |c| f64::from((c * 10.0).round() / 10.0)),
+            .map_or(0.0, |c| (f64::from(c) * 10.0).round() / 10.0),
         cvss_vector: risk.vector.map(|ix| cat.vector(ix).to_owned()),
         exposed_machines: i64::try_from(exposed_machines).unwrap_or(i64::MAX),
         published_on: published,

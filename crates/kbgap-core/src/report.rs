@@ -266,13 +266,14 @@ fn covers(cat: &Catalog, m: &MachineState, missing: &MissingKb) -> String {
     };
     let same = covered.iter().all(|&k| kind_of(k) == kind_of(newest));
     let what = match (same, kind_of(newest)) {
-        (true, Some(kind)) => format!("{kind}s"),
-        _ => "updates".to_owned(),
+        (true, Some(kind)) => kind.to_string(),
+        _ => "update".to_owned(),
     };
     match covered.len() {
         1 => format!("; covers KB{}", cat.kb(newest).id),
+        2 => format!("; covers KB{} and 1 older {what}", cat.kb(newest).id),
         n => format!(
-            "; covers KB{} and {} older {what}",
+            "; covers KB{} and {} older {what}s",
             cat.kb(newest).id,
             n - 1
         ),

@@ -7,7 +7,8 @@
 //! * [`ratelimit`]: per application and tenant limits with Defender's defaults;
 //! * [`dto`]: the response bodies, field for field; [`metadata`]: `$metadata`;
 //! * [`fleet`]: machines and their evaluations in memory; [`api`]: the resource endpoints;
-//! * [`router`]: the application, case-insensitive paths, serving; [`metrics`]: `/metrics`.
+//! * [`router`]: the application, case-insensitive paths, serving; [`metrics`]: `/metrics`;
+//! * [`listen`]: connection limits and timeouts; [`refusal`]: Defender-shaped protocol refusals.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -16,11 +17,13 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod fleet;
+pub mod listen;
 pub mod metadata;
 pub mod metrics;
 pub mod odata;
 pub mod path;
 pub mod ratelimit;
+pub mod refusal;
 pub mod request_id;
 pub mod router;
 pub mod state;
@@ -33,6 +36,7 @@ pub use auth::{
 pub use error::{ApiError, ErrorCode};
 pub use extract::{ApiJson, ApiPath, ApiQuery, BaseUrl};
 pub use fleet::FleetService;
+pub use listen::{ConnectionLimits, serve_with_limits};
 pub use odata::{ODataQuery, ODataRecord, ODataValue};
 pub use ratelimit::{EndpointClass, Quota, RateLimitConfig, RateLimiter};
 pub use router::{router, router_with, serve, serve_app};

@@ -183,6 +183,24 @@ pub struct ServeArgs {
     /// Requests per hour per application and tenant (default: Defender's 1500).
     #[arg(long, env = "KBGAP_RATE_PER_HOUR")]
     pub rate_per_hour: Option<u32>,
+    /// Seconds a client has to send a complete request header, from the connection's start or
+    /// the end of the previous response (so also the idle keep-alive timeout).
+    #[arg(long, env = "KBGAP_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Longest silence, in seconds, allowed between two chunks of a request body.
+    #[arg(long, env = "KBGAP_BODY_TIMEOUT", default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
+    /// Seconds one request may take from its header to its answer, body included (then 408).
+    #[arg(long, env = "KBGAP_REQUEST_TIMEOUT", default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+    /// Connections served at once; more wait in the listen backlog. Keep it well below
+    /// `ulimit -n`.
+    #[arg(long, env = "KBGAP_MAX_CONNECTIONS", default_value_t = 512, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
 }
 
 /// `kbgap token`

@@ -1,12 +1,13 @@
 //! `kbgap serve`: Defender's missing-KB API over the store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use kbgap_server::auth::{AuthConfig, Authenticator, LocalIssuer, OidcIssuer};
 use kbgap_server::ratelimit::{EndpointClass, Quota, RateLimitConfig};
 use kbgap_server::state::AppState;
-use kbgap_server::{FleetService, api_routes};
+use kbgap_server::{ConnectionLimits, FleetService, api_routes};
 
 use crate::cli::ServeArgs;
 use crate::context::Context;
@@ -31,7 +32,9 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         .await
         .context("loading the machines")?;
     let machine_count = fleet.read().machines.len();
-    let state = AppState::new(Authenticator::new(auth)?, limits).with_fleet(Arc::new(fleet));
+    let state = AppState::new(Authenticator::new(auth)?, limits)
+        .with_fleet(Arc::new(fleet))
+        .with_request_timeout(Duration::from_secs(args.request_timeout));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -45,9 +48,18 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         catalog.documents().len(),
     );
     let app = kbgap_server::router_with(state, api_routes());
-    kbgap_server::serve_app(listener, app, shutdown_signal()).await?;
+    kbgap_server::serve_with_limits(listener, app, connection_limits(args), shutdown_signal())
+        .await?;
     tracing::info!("kbgap stopped");
     Ok(())
+}
+
+fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
+    ConnectionLimits {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_idle_timeout: Duration::from_secs(args.body_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    }
 }
 
 /// Defender's documented limits, or the same quotas for every limited endpoint when given.

@@ -1,7 +1,8 @@
 //! `/api/machines…` and `/api/vulnerabilities/machinesVulnerabilities`.
 //!
 //! Everything is answered from the fleet's in-memory view under a read lock, which is never held
-//! across an await.
+//! across an await; the collections a `$filter` runs over are computed on a blocking thread
+//! ([`FleetService::with_view`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -45,8 +46,10 @@ pub async fn list(
     query: ODataQuery,
 ) -> Result<ODataCollection<Machine>, ApiError> {
     let fleet = need(fleet)?;
-    let view = fleet.read();
-    let page = query.apply(view.machines.values().map(machine_dto))?;
+    let q = query.clone();
+    let page = fleet
+        .with_view(move |view, _| q.apply(view.machines.values().map(machine_dto)))
+        .await??;
     Ok(query.collection(context::MACHINES, page))
 }
 
@@ -194,14 +197,17 @@ pub async fn machines_vulnerabilities(
     query: ODataQuery,
 ) -> Result<ODataCollection<MachineVulnerability>, ApiError> {
     let fleet = need(fleet)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    let rows = view.machines.iter().flat_map(|(key, machine)| {
-        view.fleet
-            .group_of(key)
-            .map(|g| machine_rows(cat, machine, g))
-            .unwrap_or_default()
-    });
-    let page = query.apply(rows)?;
+    let q = query.clone();
+    let page = fleet
+        .with_view(move |view, cat| {
+            let rows = view.machines.iter().flat_map(|(key, machine)| {
+                view.fleet
+                    .group_of(key)
+                    .map(|g| machine_rows(cat, machine, g))
+                    .unwrap_or_default()
+            });
+            q.apply(rows)
+        })
+        .await??;
     Ok(query.collection(context::MACHINES_VULNERABILITIES, page))
 }

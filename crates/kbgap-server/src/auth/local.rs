@@ -95,7 +95,7 @@ impl LocalIssuer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err(e)),
         }
-        fs::create_dir_all(data_dir).map_err(io_err)?;
+        create_private_dir(data_dir).map_err(io_err)?;
         let rng = SystemRandom::new();
         let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .map_err(|_| AuthError::Signing("generating a P-256 key failed".into()))?;
@@ -286,6 +286,19 @@ fn to_pem(der: &[u8]) -> String {
     out.push_str(PEM_END);
     out.push('\n');
     out
+}
+
+/// Creates `dir` and missing parents, new ones readable by the owner only (the data dir holds
+/// the key and the machines' inventories).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// Creates `path` readable and writable by the owner only, writes `bytes` and syncs.

@@ -207,6 +207,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// Application roles, comma-separated (`Machine.Read.All,Software.Read.All`).
+    /// `Inventory.Submit` (kbgap's own) allows `POST /api/inventory` and nothing else.
     #[arg(long, value_delimiter = ',', required = true)]
     pub roles: Vec<String>,
     /// Tenant id (`tid` claim).
@@ -218,6 +219,10 @@ pub struct TokenArgs {
     /// Lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     pub ttl: u64,
+    /// Bind an `Inventory.Submit` token to this computer: reports for any other are refused
+    /// (403). Needs `--roles Inventory.Submit` and no other role.
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
 }
 
 /// `kbgap machines …`

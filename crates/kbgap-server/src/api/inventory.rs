@@ -26,7 +26,7 @@ use crate::odata::{ODataQuery, Page};
 
 /// Stores the machine report(s) of the body (see the module documentation).
 pub async fn post_inventory(
-    _auth: Authorized<perm::InventoryWrite>,
+    auth: Authorized<perm::InventoryWrite>,
     State(fleet): State<Option<Arc<FleetService>>>,
     query: ODataQuery,
     headers: HeaderMap,
@@ -41,6 +41,7 @@ pub async fn post_inventory(
     let cat = fleet.catalog();
     if ndjson {
         let devices = parse_ndjson(&body, cat)?;
+        check_binding(auth.principal.machine.as_deref(), &devices, &fleet)?;
         let stored = fleet.ingest(devices).await?;
         let items: Vec<_> = stored.iter().map(machine_dto).collect();
         let total = items.len();
@@ -48,6 +49,11 @@ pub async fn post_inventory(
         return Ok(query.collection(context::MACHINES, page).into_response());
     }
     let device = parse_one(&body, "request body", Format::Auto, cat)?;
+    check_binding(
+        auth.principal.machine.as_deref(),
+        std::slice::from_ref(&device),
+        &fleet,
+    )?;
     let stored = fleet.ingest(vec![device]).await?;
     let Some(machine) = stored.first() else {
         return Err(ApiError::internal("the store returned no machine"));
@@ -57,6 +63,48 @@ pub async fn post_inventory(
         entity: machine_dto(machine),
     }
     .into_response())
+}
+
+/// Whether a report's computer name is the one a token is bound to: equal without regard to
+/// case, or, for a bound name without a domain, equal to the report's host label
+/// (`pc-01` accepts `PC-01.contoso.com`).
+fn is_bound_name(bound: &str, reported: &str) -> bool {
+    let (bound, reported) = (bound.trim(), reported.trim());
+    bound.eq_ignore_ascii_case(reported)
+        || (!bound.contains('.')
+            && reported
+                .split('.')
+                .next()
+                .is_some_and(|host| host.eq_ignore_ascii_case(bound)))
+}
+
+/// A machine-bound token's reports must all be for its machine, and a report's `id` must not
+/// name another stored machine (the id decides which machine a report updates).
+fn check_binding(
+    bound: Option<&str>,
+    devices: &[Device],
+    fleet: &FleetService,
+) -> Result<(), ApiError> {
+    let Some(bound) = bound else {
+        return Ok(());
+    };
+    for d in devices {
+        if !is_bound_name(bound, &d.computer_dns_name) {
+            return Err(ApiError::forbidden(format!(
+                "This token may submit reports for the machine {bound} only; this report is for {}.",
+                d.computer_dns_name.chars().take(255).collect::<String>()
+            )));
+        }
+        if let Some(id) = &d.id
+            && let Some(m) = fleet.read().machines.get(&id.as_str().to_ascii_lowercase())
+            && !is_bound_name(bound, &m.device.computer_dns_name)
+        {
+            return Err(ApiError::forbidden(format!(
+                "This token may submit reports for the machine {bound} only; the report's id belongs to another machine."
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn body_error(r: BytesRejection) -> ApiError {

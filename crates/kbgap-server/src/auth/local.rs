@@ -75,6 +75,8 @@ struct IssuedClaims<'a> {
     roles: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kbgap_machine: Option<&'a str>,
     idtyp: &'a str,
     jti: String,
     ver: &'a str,
@@ -208,7 +210,35 @@ impl LocalIssuer {
         {
             return Err(AuthError::InvalidRequest(format!("invalid role {r:?}")));
         }
-        self.sign(Some(roles), None, tenant, app, app, "app", ttl)
+        self.sign(Some(roles), None, None, tenant, app, app, "app", ttl)
+    }
+
+    /// An ingest-only token: the single role `Inventory.Submit`, accepted only for reports of
+    /// computer `machine` (see [`crate::auth::Principal::machine`]).
+    pub fn issue_for_machine(
+        &self,
+        machine: &str,
+        tenant: &str,
+        app: &str,
+        ttl: Duration,
+    ) -> Result<String, AuthError> {
+        let machine = machine.trim();
+        if machine.is_empty() || machine.contains(char::is_whitespace) {
+            return Err(AuthError::InvalidRequest(format!(
+                "invalid machine name {machine:?}"
+            )));
+        }
+        let roles = [super::roles::INVENTORY_SUBMIT.to_owned()];
+        self.sign(
+            Some(&roles),
+            None,
+            Some(machine),
+            tenant,
+            app,
+            app,
+            "app",
+            ttl,
+        )
     }
 
     /// A delegated token (acting for `user`) with these `scp` scopes.
@@ -229,7 +259,16 @@ impl LocalIssuer {
                 "delegated tokens need non-empty scopes without spaces".into(),
             ));
         }
-        self.sign(None, Some(scopes.join(" ")), tenant, app, user, "user", ttl)
+        self.sign(
+            None,
+            Some(scopes.join(" ")),
+            None,
+            tenant,
+            app,
+            user,
+            "user",
+            ttl,
+        )
     }
 
     #[allow(clippy::too_many_arguments)] // private helper behind two narrow public constructors
@@ -237,6 +276,7 @@ impl LocalIssuer {
         &self,
         roles: Option<&[String]>,
         scp: Option<String>,
+        machine: Option<&str>,
         tenant: &str,
         app: &str,
         sub: &str,
@@ -263,6 +303,7 @@ impl LocalIssuer {
             tid: tenant,
             roles,
             scp,
+            kbgap_machine: machine,
             idtyp,
             jti: format!("{:032x}", rand::random::<u128>()),
             ver: "1.0",

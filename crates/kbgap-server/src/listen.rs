@@ -16,7 +16,9 @@
 //! * **backoff** when `accept` itself fails (`EMFILE`, `ENFILE`, `ENOBUFS`): 10 ms doubling to 1 s,
 //!   reset by the next success, instead of retrying at once;
 //! * refusals hyper makes before the application sees a request (400, 414, 431) answered in
-//!   Defender's shape ([`crate::refusal`]).
+//!   Defender's shape ([`crate::refusal`]);
+//! * optionally TLS ([`serve_tls`], [`crate::tls`]): the handshake must end within the header
+//!   timeout, and every answer carries `Strict-Transport-Security`.
 
 use std::future::Future;
 use std::io;
@@ -24,16 +26,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceBuilder;
+use tower::util::{MapRequestLayer, MapResponseLayer};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
+use crate::extract::ServedOverTls;
 use crate::refusal::ShapedRefusals;
+use crate::tls::{HSTS, ReloadingCert};
 
 /// Per-connection limits of [`serve_with_limits`]; the defaults are those of `kbgap serve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +83,35 @@ pub async fn serve_with_limits(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_inner(listener, app, limits, None, shutdown).await
+}
+
+/// [`serve_with_limits`] over TLS with `cert`, whose files are checked for a new certificate
+/// every `reload_every`.
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    cert: Arc<ReloadingCert>,
+    reload_every: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let acceptor = cert.acceptor().map_err(io::Error::other)?;
+    let reloader = cert.spawn_reloader(reload_every);
+    let served = serve_inner(listener, app, limits, Some(acceptor), shutdown).await;
+    reloader.abort();
+    served
+}
+
+async fn serve_inner(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let hsts = tls.as_ref().map(|_| HeaderValue::from_static(HSTS));
+    let over_tls = tls.is_some();
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
@@ -82,6 +119,21 @@ pub async fn serve_with_limits(
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
     let service = ServiceBuilder::new()
+        .layer(MapResponseLayer::new(move |mut r: Response| {
+            if let Some(v) = &hsts {
+                r.headers_mut()
+                    .insert(header::STRICT_TRANSPORT_SECURITY, v.clone());
+            }
+            r
+        }))
+        .layer(MapRequestLayer::new(
+            move |mut req: hyper::Request<hyper::body::Incoming>| {
+                if over_tls {
+                    req.extensions_mut().insert(ServedOverTls);
+                }
+                req
+            },
+        ))
         .layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout))
         .service(app);
     let mut backoff = Backoff::default();
@@ -117,12 +169,31 @@ pub async fn serve_with_limits(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY");
         }
-        let io = TokioIo::new(ShapedRefusals::new(tcp));
-        let conn =
-            graceful.watch(http.serve_connection(io, TowerToHyperService::new(service.clone())));
+        let service = TowerToHyperService::new(service.clone());
+        let watcher = graceful.watcher();
+        let Some(acceptor) = tls.clone() else {
+            let conn = watcher
+                .watch(http.serve_connection(TokioIo::new(ShapedRefusals::new(tcp)), service));
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    // Timeouts and resets end here; they are the client's doing, not ours.
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                drop(permit);
+            });
+            continue;
+        };
+        let http = http.clone();
+        let handshake_timeout = limits.header_timeout;
         tokio::spawn(async move {
+            let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => return tracing::debug!("TLS handshake timed out"),
+            };
+            let conn = watcher
+                .watch(http.serve_connection(TokioIo::new(ShapedRefusals::new(stream)), service));
             if let Err(e) = conn.await {
-                // Timeouts and resets end here; they are the client's doing, not ours.
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);

@@ -196,6 +196,13 @@ pub struct ServeArgs {
     #[arg(long, env = "KBGAP_REQUEST_TIMEOUT", default_value_t = 60, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key). Both files are checked every
+    /// 10 s and reloaded when they change; answers then carry Strict-Transport-Security.
+    #[arg(long, env = "KBGAP_TLS_CERT", value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "KBGAP_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Connections served at once; more wait in the listen backlog. Keep it well below
     /// `ulimit -n`.
     #[arg(long, env = "KBGAP_MAX_CONNECTIONS", default_value_t = 512, value_name = "N",

@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result};
 use kbgap_server::auth::{AuthConfig, Authenticator, LocalIssuer, OidcIssuer};
 use kbgap_server::ratelimit::{EndpointClass, Quota, RateLimitConfig};
 use kbgap_server::state::AppState;
+use kbgap_server::tls::{DEFAULT_RELOAD_INTERVAL, ReloadingCert, TlsFiles};
 use kbgap_server::{ConnectionLimits, FleetService, api_routes};
 
 use crate::cli::ServeArgs;
@@ -35,6 +36,15 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let state = AppState::new(Authenticator::new(auth)?, limits)
         .with_fleet(Arc::new(fleet))
         .with_request_timeout(Duration::from_secs(args.request_timeout));
+    // A bad certificate stops the start, before the port opens.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(ReloadingCert::load(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        })?)),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -42,14 +52,27 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         .newest_document()
         .map_or("none".into(), |d| d.id.clone());
     tracing::info!(
-        "kbgap listening on http://{} — store {} ({machine_count} machines), catalog {} documents (newest {newest}); get a token with `kbgap token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All`",
+        "kbgap listening on {scheme}://{} — store {} ({machine_count} machines), catalog {} documents (newest {newest}); get a token with `kbgap token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All`",
         listener.local_addr()?,
         store.describe(),
         catalog.documents().len(),
     );
     let app = kbgap_server::router_with(state, api_routes());
-    kbgap_server::serve_with_limits(listener, app, connection_limits(args), shutdown_signal())
-        .await?;
+    let limits = connection_limits(args);
+    match tls {
+        Some(cert) => {
+            kbgap_server::serve_tls(
+                listener,
+                app,
+                limits,
+                cert,
+                DEFAULT_RELOAD_INTERVAL,
+                shutdown_signal(),
+            )
+            .await?;
+        }
+        None => kbgap_server::serve_with_limits(listener, app, limits, shutdown_signal()).await?,
+    }
     tracing::info!("kbgap stopped");
     Ok(())
 }

@@ -161,6 +161,18 @@ impl FleetService {
             .map_err(|e| ApiError::internal(format!("a fleet query task failed: {e}")))
     }
 
+    /// [`FleetService::with_view`] with the write lock (software projections are cached in the
+    /// fleet): waiting for it must not block an async worker either.
+    pub async fn with_view_mut<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut FleetView, &Catalog) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&mut this.write(), &this.catalog))
+            .await
+            .map_err(|e| ApiError::internal(format!("a fleet query task failed: {e}")))
+    }
+
     /// Writes the view (software projections are cached in the fleet, so they need this).
     pub fn write(&self) -> RwLockWriteGuard<'_, FleetView> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)

@@ -82,15 +82,27 @@ pub async fn missing_kbs(
 ) -> Result<ODataCollection<PublicProductFixDto>, ApiError> {
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
-    let cat = fleet.catalog();
-    // The fleet caches its answer per software, so this takes the write lock.
-    let mut view = fleet.write();
-    if !known(cat, &view, &name) {
-        return Err(software_not_found(&id));
+    // The fleet caches its answer per software, so this takes the write lock (on a blocking
+    // thread: it may wait for a `$filter` reader).
+    let items = fleet
+        .with_view_mut(move |view, cat| software_fixes(view, cat, &name, &id))
+        .await??;
+    let total = items.len();
+    Ok(query.collection(context::PRODUCT_FIXES, Page::from_parts(items, total, 0, 0)))
+}
+
+fn software_fixes(
+    view: &mut FleetView,
+    cat: &Catalog,
+    name: &str,
+    id: &str,
+) -> Result<Vec<PublicProductFixDto>, ApiError> {
+    if !known(cat, view, name) {
+        return Err(software_not_found(id));
     }
     let items: Vec<PublicProductFixDto> = view
         .fleet
-        .software_missing(cat, &name)
+        .software_missing(cat, name)
         .iter()
         .map(|f| {
             let kb = cat.kb(f.kb);
@@ -98,14 +110,13 @@ pub async fn missing_kbs(
                 kb.id,
                 kb.name.clone(),
                 f.os_build.map(i64::from),
-                vec![name.clone()],
+                vec![name.to_owned()],
                 i64::try_from(f.machine_missed_on).unwrap_or(i64::MAX),
                 i64::try_from(cve_count(cat, &f.fixes)).unwrap_or(i64::MAX),
             )
         })
         .collect();
-    let total = items.len();
-    Ok(query.collection(context::PRODUCT_FIXES, Page::from_parts(items, total, 0, 0)))
+    Ok(items)
 }
 
 /// `GET /api/Software/{id}/machineReferences`: the machines with the software.
@@ -145,14 +156,25 @@ pub async fn vulnerabilities(
 ) -> Result<ODataCollection<Vulnerability>, ApiError> {
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
-    let cat = fleet.catalog();
-    let mut view = fleet.write();
-    if !known(cat, &view, &name) {
-        return Err(software_not_found(&id));
+    let items = fleet
+        .with_view_mut(move |view, cat| software_vulnerabilities(view, cat, &name, &id))
+        .await??;
+    let page = query.apply(items)?;
+    Ok(query.collection(context::SOFTWARE_VULNERABILITIES, page))
+}
+
+fn software_vulnerabilities(
+    view: &mut FleetView,
+    cat: &Catalog,
+    name: &str,
+    id: &str,
+) -> Result<Vec<Vulnerability>, ApiError> {
+    if !known(cat, view, name) {
+        return Err(software_not_found(id));
     }
     let mut seen = BTreeSet::new();
     let mut items = Vec::new();
-    for f in view.fleet.software_missing(cat, &name).iter() {
+    for f in view.fleet.software_missing(cat, name).iter() {
         for &v in &f.fixes {
             if cat.vuln(v).id.is_cve() && seen.insert(v) {
                 let published = release_time(cat, f.kb);
@@ -166,7 +188,5 @@ pub async fn vulnerabilities(
             }
         }
     }
-    drop(view);
-    let page = query.apply(items)?;
-    Ok(query.collection(context::SOFTWARE_VULNERABILITIES, page))
+    Ok(items)
 }

@@ -161,6 +161,19 @@ impl FleetService {
             .map_err(|e| ApiError::internal(format!("a fleet query task failed: {e}")))
     }
 
+    /// Runs `f` on the view right here when the read lock is free at once (the common case:
+    /// short readers, no writer queued), else like [`FleetService::with_view`] on a blocking
+    /// thread, so a reader queued behind a waiting writer never blocks an async worker.
+    pub async fn view<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&FleetView, &Catalog) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        if let Ok(guard) = self.inner.try_read() {
+            return Ok(f(&guard, &self.catalog));
+        }
+        self.with_view(f).await
+    }
+
     /// [`FleetService::with_view`] with the write lock (software projections are cached in the
     /// fleet): waiting for it must not block an async worker either.
     pub async fn with_view_mut<T: Send + 'static>(

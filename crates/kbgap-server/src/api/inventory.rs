@@ -21,7 +21,7 @@ use super::need;
 use crate::auth::{Authorized, perm};
 use crate::dto::{ODataEntity, context};
 use crate::error::ApiError;
-use crate::fleet::FleetService;
+use crate::fleet::{FleetService, FleetView};
 use crate::odata::{ODataQuery, Page};
 
 /// Stores the machine report(s) of the body (see the module documentation).
@@ -41,7 +41,7 @@ pub async fn post_inventory(
     let cat = fleet.catalog();
     if ndjson {
         let devices = parse_ndjson(&body, cat)?;
-        check_binding(auth.principal.machine.as_deref(), &devices, &fleet)?;
+        let devices = check_binding(auth.principal.machine.clone(), devices, &fleet).await?;
         let stored = fleet.ingest(devices).await?;
         let items: Vec<_> = stored.iter().map(machine_dto).collect();
         let total = items.len();
@@ -49,12 +49,8 @@ pub async fn post_inventory(
         return Ok(query.collection(context::MACHINES, page).into_response());
     }
     let device = parse_one(&body, "request body", Format::Auto, cat)?;
-    check_binding(
-        auth.principal.machine.as_deref(),
-        std::slice::from_ref(&device),
-        &fleet,
-    )?;
-    let stored = fleet.ingest(vec![device]).await?;
+    let devices = check_binding(auth.principal.machine.clone(), vec![device], &fleet).await?;
+    let stored = fleet.ingest(devices).await?;
     let Some(machine) = stored.first() else {
         return Err(ApiError::internal("the store returned no machine"));
     };
@@ -80,14 +76,20 @@ fn is_bound_name(bound: &str, reported: &str) -> bool {
 
 /// A machine-bound token's reports must all be for its machine, and a report's `id` must not
 /// name another stored machine (the id decides which machine a report updates).
-fn check_binding(
-    bound: Option<&str>,
-    devices: &[Device],
-    fleet: &FleetService,
-) -> Result<(), ApiError> {
+async fn check_binding(
+    bound: Option<String>,
+    devices: Vec<Device>,
+    fleet: &Arc<FleetService>,
+) -> Result<Vec<Device>, ApiError> {
     let Some(bound) = bound else {
-        return Ok(());
+        return Ok(devices);
     };
+    fleet
+        .view(move |view, _| bound_reports(&bound, &devices, view).map(|()| devices))
+        .await?
+}
+
+fn bound_reports(bound: &str, devices: &[Device], view: &FleetView) -> Result<(), ApiError> {
     for d in devices {
         if !is_bound_name(bound, &d.computer_dns_name) {
             return Err(ApiError::forbidden(format!(
@@ -96,7 +98,7 @@ fn check_binding(
             )));
         }
         if let Some(id) = &d.id
-            && let Some(m) = fleet.read().machines.get(&id.as_str().to_ascii_lowercase())
+            && let Some(m) = view.machines.get(&id.as_str().to_ascii_lowercase())
             && !is_bound_name(bound, &m.device.computer_dns_name)
         {
             return Err(ApiError::forbidden(format!(

@@ -61,11 +61,16 @@ pub async fn one(
     ApiPath(id): ApiPath<String>,
 ) -> Result<ODataEntity<Machine>, ApiError> {
     let fleet = need(fleet)?;
-    let view = fleet.read();
-    let machine = view.find(&id).ok_or_else(|| machine_not_found(&id))?;
+    let entity = fleet
+        .view(move |view, _| {
+            view.find(&id)
+                .map(machine_dto)
+                .ok_or_else(|| machine_not_found(&id))
+        })
+        .await??;
     Ok(ODataEntity {
         context: query.base().metadata_context(context::MACHINE_ENTITY),
-        entity: machine_dto(machine),
+        entity,
     })
 }
 
@@ -78,15 +83,18 @@ pub async fn missing_kbs(
     ApiPath(id): ApiPath<String>,
 ) -> Result<RawCollection, ApiError> {
     let fleet = need(fleet)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    let (_, group) = find(&view, &id)?;
-    let value = view.answer(group.ix, query.extended, || {
-        let items: Vec<PublicProductFixDto> = (group.evaluation.missing.iter())
-            .map(|m| machine_fix(cat, &view, &group.state, m, query.extended))
-            .collect();
-        JsonArray::new(&items)
-    })?;
+    let extended = query.extended;
+    let value = fleet
+        .view(move |view, cat| {
+            let (_, group) = find(view, &id)?;
+            view.answer(group.ix, extended, || {
+                let items: Vec<PublicProductFixDto> = (group.evaluation.missing.iter())
+                    .map(|m| machine_fix(cat, view, &group.state, m, extended))
+                    .collect();
+                JsonArray::new(&items)
+            })
+        })
+        .await??;
     Ok(query.raw_collection(context::PRODUCT_FIXES, value))
 }
 
@@ -98,14 +106,18 @@ pub async fn software(
     ApiPath(id): ApiPath<String>,
 ) -> Result<ODataCollection<Software>, ApiError> {
     let fleet = need(fleet)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    let (_, group) = find(&view, &id)?;
-    let counts = software_counts(cat, &view);
-    let items: Vec<Software> = machine_software(cat, &group.state.products)
-        .iter()
-        .map(|name| software_dto(name, counts.get(name).copied().unwrap_or_default()))
-        .collect();
+    let items = fleet
+        .view(move |view, cat| {
+            let (_, group) = find(view, &id)?;
+            let counts = software_counts(cat, view);
+            Ok::<_, ApiError>(
+                machine_software(cat, &group.state.products)
+                    .iter()
+                    .map(|name| software_dto(name, counts.get(name).copied().unwrap_or_default()))
+                    .collect::<Vec<Software>>(),
+            )
+        })
+        .await??;
     let page = query.apply(items)?;
     Ok(query.collection(context::MACHINE_SOFTWARE, page))
 }
@@ -119,9 +131,19 @@ pub async fn vulnerabilities(
     ApiPath(id): ApiPath<String>,
 ) -> Result<ODataCollection<Vulnerability>, ApiError> {
     let fleet = need(fleet)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    let (_, group) = find(&view, &id)?;
+    let items = fleet
+        .view(move |view, cat| machine_vulnerabilities(view, cat, &id))
+        .await??;
+    let page = query.apply(items)?;
+    Ok(query.collection(context::MACHINE_VULNERABILITIES, page))
+}
+
+fn machine_vulnerabilities(
+    view: &FleetView,
+    cat: &Catalog,
+    id: &str,
+) -> Result<Vec<Vulnerability>, ApiError> {
+    let (_, group) = find(view, id)?;
     let mut seen = BTreeSet::new();
     let mut items = Vec::new();
     for m in &group.evaluation.missing {
@@ -139,8 +161,7 @@ pub async fn vulnerabilities(
             }
         }
     }
-    let page = query.apply(items)?;
-    Ok(query.collection(context::MACHINE_VULNERABILITIES, page))
+    Ok(items)
 }
 
 /// One row per open CVE × machine, with the missing KB (on the machine's getmissingkbs list)

@@ -47,8 +47,7 @@ pub async fn list(
     query: ODataQuery,
 ) -> Result<ODataCollection<Software>, ApiError> {
     let fleet = need(fleet)?;
-    let view = fleet.read();
-    let counts = software_counts(fleet.catalog(), &view);
+    let counts = fleet.view(|view, cat| software_counts(cat, view)).await?;
     let items = counts.iter().map(|(name, c)| software_dto(name, *c));
     let page = query.apply(items)?;
     Ok(query.collection(context::SOFTWARE, page))
@@ -63,8 +62,7 @@ pub async fn one(
 ) -> Result<ODataEntity<Software>, ApiError> {
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
-    let view = fleet.read();
-    let counts = software_counts(fleet.catalog(), &view);
+    let counts = fleet.view(|view, cat| software_counts(cat, view)).await?;
     let c = counts.get(&name).ok_or_else(|| software_not_found(&id))?;
     Ok(ODataEntity {
         context: query.base().metadata_context(context::SOFTWARE_ENTITY),
@@ -128,21 +126,25 @@ pub async fn machine_references(
 ) -> Result<ODataCollection<PublicAssetDto>, ApiError> {
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    if !known(cat, &view, &name) {
-        return Err(software_not_found(&id));
-    }
-    let items = view.machines.iter().filter_map(|(key, m)| {
-        let group = view.fleet.group_of(key)?;
-        group
-            .state
-            .products
-            .iter()
-            .any(|&p| cat.product(p).software == name)
-            .then(|| asset_dto(m))
-    });
-    let page = query.apply(items)?;
+    let q = query.clone();
+    // A filtered collection over every machine: off the async workers.
+    let page = fleet
+        .with_view(move |view, cat| {
+            if !known(cat, view, &name) {
+                return Err(software_not_found(&id));
+            }
+            let items = view.machines.iter().filter_map(|(key, m)| {
+                let group = view.fleet.group_of(key)?;
+                group
+                    .state
+                    .products
+                    .iter()
+                    .any(|&p| cat.product(p).software == name)
+                    .then(|| asset_dto(m))
+            });
+            q.apply(items)
+        })
+        .await??;
     Ok(query.collection(context::MACHINE_REFERENCES, page))
 }
 

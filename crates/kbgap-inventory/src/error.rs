@@ -79,6 +79,20 @@ pub enum InventoryError {
         /// Why the OS could not be identified.
         error: IdentifyError,
     },
+    /// A field over its limit (see [`crate::limits`]).
+    #[error("{file}: field {field:?} has {actual} {unit}; at most {limit} are accepted")]
+    Limit {
+        /// The source file name.
+        file: String,
+        /// The field, as the JSON report names it (`osName`, `software[3].name`).
+        field: String,
+        /// The limit.
+        limit: usize,
+        /// What the report had.
+        actual: usize,
+        /// `characters` or `items`.
+        unit: &'static str,
+    },
     /// A fact needed to identify the OS is neither in the file nor given as an option.
     #[error("{file}: the {fact} is unknown: {hint}")]
     MissingFact {
@@ -112,6 +126,8 @@ pub enum ErrorKind {
     NoProduct,
     /// [`InventoryError::MissingFact`].
     MissingFact,
+    /// [`InventoryError::Limit`].
+    Limit,
 }
 
 impl InventoryError {
@@ -129,6 +145,7 @@ impl InventoryError {
                 IdentifyError::NoProduct { .. } => ErrorKind::NoProduct,
             },
             Self::MissingFact { .. } => ErrorKind::MissingFact,
+            Self::Limit { .. } => ErrorKind::Limit,
         }
     }
 
@@ -142,7 +159,8 @@ impl InventoryError {
             | Self::Field { file, .. }
             | Self::Json { file, .. }
             | Self::Os { file, .. }
-            | Self::MissingFact { file, .. } => file,
+            | Self::MissingFact { file, .. }
+            | Self::Limit { file, .. } => file,
         }
     }
 }

@@ -11,6 +11,7 @@ mod decode;
 mod error;
 mod hotfixes;
 mod labels;
+pub mod limits;
 pub mod osid;
 mod osquery;
 mod overrides;
@@ -119,7 +120,7 @@ pub fn read_with(
         })?,
         f => f,
     };
-    match format {
+    let inventory = match format {
         Format::Systeminfo | Format::Auto => {
             systeminfo::read(&text, source, catalog).map(Inventory::Device)
         }
@@ -132,7 +133,11 @@ pub fn read_with(
             report::end_of_document(&mut de, source)?;
             osquery::read(&doc, source, catalog).map(Inventory::Device)
         }
+    }?;
+    if let Inventory::Device(d) = &inventory {
+        limits::check(d, source)?;
     }
+    Ok(inventory)
 }
 
 /// Tells the format from the content: JSON by its keys, text by its shape.

@@ -78,13 +78,18 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
     }
 }
 
+/// Put in every request's extensions by [`crate::serve_tls`]: the client called over HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServedOverTls;
+
 /// The scheme and host the client called, for `@odata.context` and `@odata.nextLink`.
 ///
 /// Defender builds both from the host that was called, so a client behind a proxy or using an
 /// IP address gets links it can follow. The scheme is `https` only when a proxy says so with
 /// `X-Forwarded-Proto`, since kbgap itself serves plain HTTP; the host comes from
 /// `X-Forwarded-Host`, then `Host`, then the request URI. These headers only shape links in the
-/// answer to the same client, so trusting them cannot affect anyone else.
+/// answer to the same client, so trusting them cannot affect anyone else. When kbgap serves TLS
+/// itself ([`crate::serve_tls`] puts [`ServedOverTls`] in every request), the scheme is `https`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl {
     /// `http` or `https`.
@@ -106,6 +111,7 @@ impl BaseUrl {
                 .filter(|v| !v.is_empty())
         };
         let scheme = match first("x-forwarded-proto") {
+            _ if parts.extensions.get::<ServedOverTls>().is_some() => "https",
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         };
@@ -171,6 +177,12 @@ mod tests {
         assert_eq!(BaseUrl::from_parts(&p).origin(), "https://kb.example.com");
         let p = parts(&[("host", "evil\"host")]);
         assert_eq!(BaseUrl::from_parts(&p).origin(), "http://localhost");
+        let mut p = parts(&[("host", "kb.example.com:8443")]);
+        p.extensions.insert(ServedOverTls);
+        assert_eq!(
+            BaseUrl::from_parts(&p).origin(),
+            "https://kb.example.com:8443"
+        );
     }
 
     #[test]

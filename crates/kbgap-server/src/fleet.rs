@@ -155,6 +155,44 @@ impl FleetService {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Runs `f` on the view on a blocking thread, never on an async worker: a long `$filter`
+    /// (bounded by [`crate::odata::FILTER_BUDGET`]) then cannot stall other requests, `/healthz`
+    /// among them, whose tasks share the workers.
+    pub async fn with_view<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&FleetView, &Catalog) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&this.read(), &this.catalog))
+            .await
+            .map_err(|e| ApiError::internal(format!("a fleet query task failed: {e}")))
+    }
+
+    /// Runs `f` on the view right here when the read lock is free at once (the common case:
+    /// short readers, no writer queued), else like [`FleetService::with_view`] on a blocking
+    /// thread, so a reader queued behind a waiting writer never blocks an async worker.
+    pub async fn view<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&FleetView, &Catalog) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        if let Ok(guard) = self.inner.try_read() {
+            return Ok(f(&guard, &self.catalog));
+        }
+        self.with_view(f).await
+    }
+
+    /// [`FleetService::with_view`] with the write lock (software projections are cached in the
+    /// fleet): waiting for it must not block an async worker either.
+    pub async fn with_view_mut<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut FleetView, &Catalog) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&mut this.write(), &this.catalog))
+            .await
+            .map_err(|e| ApiError::internal(format!("a fleet query task failed: {e}")))
+    }
+
     /// Writes the view (software projections are cached in the fleet, so they need this).
     pub fn write(&self) -> RwLockWriteGuard<'_, FleetView> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
@@ -188,7 +226,7 @@ impl FleetService {
     }
 
     /// Commits batches until the queue is empty, then ends (the next report starts another).
-    async fn commit_queued(&self) {
+    async fn commit_queued(self: &Arc<Self>) {
         // Should a commit panic, the flag is cleared while unwinding, so later reports are not
         // stranded (the batch's requests get an internal error: their senders are dropped).
         // Only then: after a normal return another committer may already own the flag.
@@ -200,7 +238,7 @@ impl FleetService {
                 }
             }
         }
-        let _guard = OnPanic(self);
+        let _guard = OnPanic(self.as_ref());
         loop {
             let batch = {
                 let mut queue = self.lock_pending();
@@ -219,7 +257,7 @@ impl FleetService {
     }
 
     /// Commits a batch (by the one committer) and answers each of its requests.
-    async fn commit(&self, batch: Vec<Pending>) {
+    async fn commit(self: &Arc<Self>, batch: Vec<Pending>) {
         if batch.len() > 1 {
             let all: Vec<Device> = batch.iter().flat_map(|p| p.devices.clone()).collect();
             if let Ok(mut stored) = self.store_and_view(all).await {
@@ -235,7 +273,10 @@ impl FleetService {
         }
     }
 
-    async fn store_and_view(&self, devices: Vec<Device>) -> Result<Vec<StoredMachine>, ApiError> {
+    async fn store_and_view(
+        self: &Arc<Self>,
+        devices: Vec<Device>,
+    ) -> Result<Vec<StoredMachine>, ApiError> {
         let started = std::time::Instant::now();
         let stored = self
             .store
@@ -243,10 +284,18 @@ impl FleetService {
             .await
             .map_err(store_error)?;
         let committed = started.elapsed();
-        let mut view = self.write();
-        for m in &stored {
-            view.insert(&self.catalog, m.clone());
-        }
+        // The write lock waits for readers; it is waited for on a blocking thread so the async
+        // workers go on serving meanwhile.
+        let this = Arc::clone(self);
+        let stored = tokio::task::spawn_blocking(move || {
+            let mut view = this.write();
+            for m in &stored {
+                view.insert(&this.catalog, m.clone());
+            }
+            stored
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("updating the fleet view failed: {e}")))?;
         tracing::debug!(
             reports = stored.len(),
             ?committed,

@@ -7,7 +7,9 @@
 //! * [`ratelimit`]: per application and tenant limits with Defender's defaults;
 //! * [`dto`]: the response bodies, field for field; [`metadata`]: `$metadata`;
 //! * [`fleet`]: machines and their evaluations in memory; [`api`]: the resource endpoints;
-//! * [`router`]: the application, case-insensitive paths, serving; [`metrics`]: `/metrics`.
+//! * [`router`]: the application, case-insensitive paths, serving; [`metrics`]: `/metrics`;
+//! * [`listen`]: connection limits and timeouts; [`refusal`]: Defender-shaped protocol refusals;
+//! * [`tls`]: rustls with certificate reload.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -16,14 +18,17 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod fleet;
+pub mod listen;
 pub mod metadata;
 pub mod metrics;
 pub mod odata;
 pub mod path;
 pub mod ratelimit;
+pub mod refusal;
 pub mod request_id;
 pub mod router;
 pub mod state;
+pub mod tls;
 
 pub use api::api_routes;
 pub use auth::{
@@ -33,6 +38,7 @@ pub use auth::{
 pub use error::{ApiError, ErrorCode};
 pub use extract::{ApiJson, ApiPath, ApiQuery, BaseUrl};
 pub use fleet::FleetService;
+pub use listen::{ConnectionLimits, serve_tls, serve_with_limits};
 pub use odata::{ODataQuery, ODataRecord, ODataValue};
 pub use ratelimit::{EndpointClass, Quota, RateLimitConfig, RateLimiter};
 pub use router::{router, router_with, serve, serve_app};

@@ -4,21 +4,23 @@
 //! 1. path normalization (case-insensitive literal segments, see [`crate::path`]), which must
 //!    run before routing, so it wraps the routed application rather than being a route layer;
 //! 2. [`request_context`]: request id, span, log line, final error bodies, metrics;
-//! 3. `CatchPanicLayer`: a panic becomes a 500 in Defender's shape (inside 2, so it gets the
+//! 3. [`deadline`]: a request not answered within `AppState::request_timeout` (body reading
+//!    included) is a 408 in Defender's shape;
+//! 4. `CatchPanicLayer`: a panic becomes a 500 in Defender's shape (inside 2, so it gets the
 //!    request id);
-//! 4. the routes, with a 404 and a 405 fallback in Defender's shape.
+//! 5. the routes, with a 404 and a 405 fallback in Defender's shape.
 
 use std::any::Any;
 use std::future::Future;
 use std::io;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::OriginalUri;
-use axum::http::Method;
-use axum::middleware::from_fn_with_state;
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower::util::MapRequestLayer;
@@ -26,6 +28,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::listen::{ConnectionLimits, serve_with_limits};
 use crate::metadata::metadata;
 use crate::path::normalize_request;
 use crate::request_id::request_context;
@@ -47,6 +50,7 @@ pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn_with_state(state.request_timeout, deadline))
         .layer(from_fn_with_state(state.metrics.clone(), request_context))
         .with_state(state);
     Router::new().fallback_service(MapRequestLayer::new(normalize_request).layer(routed))
@@ -62,21 +66,27 @@ pub async fn serve(
     serve_app(listener, router(state), shutdown).await
 }
 
-/// Serves any application built by [`router_with`].
+/// Serves any application built by [`router_with`], with the default [`ConnectionLimits`].
 pub async fn serve_app(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        // Small JSON answers must not wait for Nagle's algorithm.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with_limits(listener, app, ConnectionLimits::default(), shutdown).await
+}
+
+/// Ends a request that outlives `timeout` with a 408. Dropping the handler's future is safe: an
+/// ingest already queued is committed by the committer task whether or not its caller waits.
+async fn deadline(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::bad_request(format!(
+            "The request was not completed within {} seconds.",
+            timeout.as_secs_f64()
+        ))
+        .with_status(StatusCode::REQUEST_TIMEOUT)
+        .into_response(),
+    }
 }
 
 #[derive(serde::Serialize)]

@@ -5,6 +5,7 @@
 //! over the store without touching them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 
@@ -25,6 +26,9 @@ pub struct AppState {
     /// The machines and their evaluations; `None` serves only the foundation (auth, `$metadata`,
     /// health), which keeps tests of the foundation free of a store and a catalog.
     pub fleet: Option<Arc<FleetService>>,
+    /// How long one request may take from its header to its answer, body reading included
+    /// (see [`crate::router`]'s deadline layer); past it the client gets a 408.
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -35,7 +39,18 @@ impl AppState {
             limits: Arc::new(RateLimiter::new(limits)),
             metrics: Arc::new(Metrics::new()),
             fleet: None,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
         }
+    }
+
+    /// Default request deadline: far above any legitimate request, short enough that a body
+    /// trickled a byte at a time cannot hold a connection for long.
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// The same state with another request deadline.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     /// The same state serving the resource endpoints from `fleet`.

@@ -248,6 +248,31 @@ pub struct ServeArgs {
     /// Requests per hour per application and tenant (default: Defender's 1500).
     #[arg(long, env = "KBGAP_RATE_PER_HOUR")]
     pub rate_per_hour: Option<u32>,
+    /// Seconds a client has to send a complete request header, from the connection's start or
+    /// the end of the previous response (so also the idle keep-alive timeout).
+    #[arg(long, env = "KBGAP_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Longest silence, in seconds, allowed between two chunks of a request body.
+    #[arg(long, env = "KBGAP_BODY_TIMEOUT", default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
+    /// Seconds one request may take from its header to its answer, body included (then 408).
+    #[arg(long, env = "KBGAP_REQUEST_TIMEOUT", default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key). Both files are checked every
+    /// 10 s and reloaded when they change; answers then carry Strict-Transport-Security.
+    #[arg(long, env = "KBGAP_TLS_CERT", value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "KBGAP_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Connections served at once; more wait in the listen backlog. Keep it well below
+    /// `ulimit -n`.
+    #[arg(long, env = "KBGAP_MAX_CONNECTIONS", default_value_t = 512, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
 }
 
 /// `kbgap token`
@@ -255,7 +280,8 @@ pub struct ServeArgs {
 pub struct TokenArgs {
     /// Application roles, comma-separated (`Machine.Read.All,Software.Read.All`). Only roles some
     /// kbgap endpoint checks are accepted: Machine.Read.All, Machine.ReadWrite.All,
-    /// Software.Read.All, Vulnerability.Read.All.
+    /// Software.Read.All, Vulnerability.Read.All, and kbgap's own `Inventory.Submit`, which
+    /// allows `POST /api/inventory` and nothing else.
     #[arg(long, value_delimiter = ',', required = true)]
     pub roles: Vec<String>,
     /// Tenant id (`tid` claim).
@@ -267,6 +293,10 @@ pub struct TokenArgs {
     /// Lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     pub ttl: u64,
+    /// Bind an `Inventory.Submit` token to this computer: reports for any other are refused
+    /// (403). Needs `--roles Inventory.Submit` and no other role.
+    #[arg(long, value_name = "NAME")]
+    pub machine: Option<String>,
 }
 
 /// `kbgap machines …`

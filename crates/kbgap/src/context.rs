@@ -10,8 +10,9 @@ use kbgap_core::{Document, DocumentInfo};
 use kbgap_store::{Store, StoreUrl};
 use sha2::{Digest, Sha256};
 
+use crate::cache::{CacheError, seal, unseal};
 use crate::cli::Cli;
-use crate::output;
+use crate::{output, private};
 
 /// Global settings resolved from flags and environment.
 #[derive(Debug, Clone)]
@@ -50,12 +51,21 @@ impl Context {
 
     /// Opens the store named by `--db` (migrations run on open).
     pub async fn open_store(&self) -> Result<Arc<dyn Store>> {
+        private::create_dir(&self.data_dir)
+            .with_context(|| format!("creating the data dir {}", self.data_dir.display()))?;
         let store: Arc<dyn Store> = match &self.store_url {
-            StoreUrl::Sqlite(path) => Arc::new(
-                kbgap_store_sqlite::SqliteStore::open(path)
+            StoreUrl::Sqlite(path) => {
+                let created = !path.exists();
+                let store = kbgap_store_sqlite::SqliteStore::open(path)
                     .await
-                    .with_context(|| format!("opening the SQLite store {}", path.display()))?,
-            ),
+                    .with_context(|| format!("opening the SQLite store {}", path.display()))?;
+                // SQLite gives its -wal and -shm files the database file's mode.
+                if created {
+                    private::restrict_file(path)
+                        .with_context(|| format!("making {} private", path.display()))?;
+                }
+                Arc::new(store)
+            }
             StoreUrl::Postgres(url) => Arc::new(
                 kbgap_store_postgres::PgStore::connect(url)
                     .await
@@ -83,8 +93,15 @@ impl Context {
             .join("cache")
             .join(format!("catalog-{}.bin", catalog_key(&infos, &kev)));
         if let Ok(bytes) = std::fs::read(&cache) {
-            match Catalog::from_snapshot(bytes) {
-                Ok(cat) => return Ok(cat),
+            match unseal(bytes) {
+                Ok(snapshot) => match Catalog::from_snapshot(snapshot) {
+                    Ok(cat) => return Ok(cat),
+                    Err(e) => tracing::debug!("ignoring catalog cache {}: {e}", cache.display()),
+                },
+                Err(e @ CacheError::Checksum { .. }) => tracing::warn!(
+                    "the catalog cache {} is damaged ({e}); recompiling",
+                    cache.display()
+                ),
                 Err(e) => tracing::debug!("ignoring catalog cache {}: {e}", cache.display()),
             }
         }
@@ -102,7 +119,7 @@ impl Context {
         let mut cat = Catalog::compile(&docs);
         cat.apply_kev(&kev);
         tracing::debug!(documents = docs.len(), elapsed = ?started.elapsed(), "compiled catalog");
-        if let Err(e) = write_cache(&cache, &cat.to_snapshot()) {
+        if let Err(e) = write_cache(&cache, seal(cat.to_snapshot())) {
             tracing::warn!(
                 "could not write the catalog cache {}: {e:#}",
                 cache.display()
@@ -202,10 +219,10 @@ fn catalog_key(infos: &[DocumentInfo], kev: &kbgap_core::Kev) -> String {
     hex::encode(&h.finalize()[..12])
 }
 
-/// Writes the cache atomically and removes stale ones.
-fn write_cache(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes the sealed cache atomically (private to the service user) and removes stale ones.
+fn write_cache(path: &Path, bytes: Vec<u8>) -> Result<()> {
     let dir = path.parent().context("cache path has no folder")?;
-    std::fs::create_dir_all(dir)?;
+    private::create_dir(dir)?;
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name();
@@ -217,6 +234,7 @@ fn write_cache(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
+    private::restrict_file(&tmp)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }

@@ -474,3 +474,30 @@ fn machines_import_stores_windows_xp() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("2 reports stored"), "{}", stdout(&o));
 }
+
+#[test]
+fn token_machine_binding_needs_the_inventory_submit_role_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = kbgap(
+        tmp.path(),
+        &[
+            "token",
+            "--roles",
+            "Inventory.Submit,Machine.Read.All",
+            "--machine",
+            "pc-01",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--roles Inventory.Submit"),
+        "{}",
+        stderr(&o)
+    );
+    let o = kbgap(
+        tmp.path(),
+        &["token", "--roles", "Inventory.Submit", "--machine", "pc-01"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim().split('.').count(), 3, "a JWT");
+}

@@ -21,12 +21,12 @@ use super::need;
 use crate::auth::{Authorized, perm};
 use crate::dto::{ODataEntity, context};
 use crate::error::ApiError;
-use crate::fleet::FleetService;
+use crate::fleet::{FleetService, FleetView};
 use crate::odata::{ODataQuery, Page};
 
 /// Stores the machine report(s) of the body (see the module documentation).
 pub async fn post_inventory(
-    _auth: Authorized<perm::InventoryWrite>,
+    auth: Authorized<perm::InventoryWrite>,
     State(fleet): State<Option<Arc<FleetService>>>,
     query: ODataQuery,
     headers: HeaderMap,
@@ -41,6 +41,7 @@ pub async fn post_inventory(
     let cat = fleet.catalog();
     if ndjson {
         let devices = parse_ndjson(&body, cat)?;
+        let devices = check_binding(auth.principal.machine.clone(), devices, &fleet).await?;
         let stored = fleet.ingest(devices).await?;
         let view = fleet.read();
         let items: Vec<_> = (stored.iter())
@@ -52,7 +53,8 @@ pub async fn post_inventory(
         return Ok(query.collection(context::MACHINES, page).into_response());
     }
     let device = parse_one(&body, "request body", Format::Auto, cat)?;
-    let stored = fleet.ingest(vec![device]).await?;
+    let devices = check_binding(auth.principal.machine.clone(), vec![device], &fleet).await?;
+    let stored = fleet.ingest(devices).await?;
     let Some(machine) = stored.first() else {
         return Err(ApiError::internal("the store returned no machine"));
     };
@@ -61,6 +63,54 @@ pub async fn post_inventory(
         entity: machine_dto(machine, fleet.read().exposure(cat, machine).as_ref()),
     }
     .into_response())
+}
+
+/// Whether a report's computer name is the one a token is bound to: equal without regard to
+/// case, or, for a bound name without a domain, equal to the report's host label
+/// (`pc-01` accepts `PC-01.contoso.com`).
+fn is_bound_name(bound: &str, reported: &str) -> bool {
+    let (bound, reported) = (bound.trim(), reported.trim());
+    bound.eq_ignore_ascii_case(reported)
+        || (!bound.contains('.')
+            && reported
+                .split('.')
+                .next()
+                .is_some_and(|host| host.eq_ignore_ascii_case(bound)))
+}
+
+/// A machine-bound token's reports must all be for its machine, and a report's `id` must not
+/// name another stored machine (the id decides which machine a report updates).
+async fn check_binding(
+    bound: Option<String>,
+    devices: Vec<Device>,
+    fleet: &Arc<FleetService>,
+) -> Result<Vec<Device>, ApiError> {
+    let Some(bound) = bound else {
+        return Ok(devices);
+    };
+    fleet
+        .view(move |view, _| bound_reports(&bound, &devices, view).map(|()| devices))
+        .await?
+}
+
+fn bound_reports(bound: &str, devices: &[Device], view: &FleetView) -> Result<(), ApiError> {
+    for d in devices {
+        if !is_bound_name(bound, &d.computer_dns_name) {
+            return Err(ApiError::forbidden(format!(
+                "This token may submit reports for the machine {bound} only; this report is for {}.",
+                d.computer_dns_name.chars().take(255).collect::<String>()
+            )));
+        }
+        if let Some(id) = &d.id
+            && let Some(m) = view.machines.get(&id.as_str().to_ascii_lowercase())
+            && !is_bound_name(bound, &m.device.computer_dns_name)
+        {
+            return Err(ApiError::forbidden(format!(
+                "This token may submit reports for the machine {bound} only; the report's id belongs to another machine."
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn body_error(r: BytesRejection) -> ApiError {

@@ -1,7 +1,8 @@
 //! `/api/machines…` and `/api/vulnerabilities/machinesVulnerabilities`.
 //!
 //! Everything is answered from the fleet's in-memory view under a read lock, which is never held
-//! across an await.
+//! across an await; the collections a `$filter` runs over are computed on a blocking thread
+//! ([`FleetService::with_view`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -45,10 +46,14 @@ pub async fn list(
     query: ODataQuery,
 ) -> Result<ODataCollection<Machine>, ApiError> {
     let fleet = need(fleet)?;
-    let view = fleet.read();
-    let cat = fleet.catalog();
-    let page = query
-        .apply((view.machines.values()).map(|m| machine_dto(m, view.exposure(cat, m).as_ref())))?;
+    let q = query.clone();
+    let page = fleet
+        .with_view(move |view, cat| {
+            q.apply(
+                (view.machines.values()).map(|m| machine_dto(m, view.exposure(cat, m).as_ref())),
+            )
+        })
+        .await??;
     Ok(query.collection(context::MACHINES, page))
 }
 
@@ -60,11 +65,16 @@ pub async fn one(
     ApiPath(id): ApiPath<String>,
 ) -> Result<ODataEntity<Machine>, ApiError> {
     let fleet = need(fleet)?;
-    let view = fleet.read();
-    let machine = view.find(&id).ok_or_else(|| machine_not_found(&id))?;
+    let entity = fleet
+        .view(move |view, cat| {
+            view.find(&id)
+                .map(|m| machine_dto(m, view.exposure(cat, m).as_ref()))
+                .ok_or_else(|| machine_not_found(&id))
+        })
+        .await??;
     Ok(ODataEntity {
         context: query.base().metadata_context(context::MACHINE_ENTITY),
-        entity: machine_dto(machine, view.exposure(fleet.catalog(), machine).as_ref()),
+        entity,
     })
 }
 
@@ -77,15 +87,18 @@ pub async fn missing_kbs(
     ApiPath(id): ApiPath<String>,
 ) -> Result<RawCollection, ApiError> {
     let fleet = need(fleet)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    let (_, group) = find(&view, &id)?;
-    let value = view.answer(group.ix, query.extended, || {
-        let items: Vec<PublicProductFixDto> = (group.evaluation.missing.iter())
-            .map(|m| machine_fix(cat, &view, &group.state, m, query.extended))
-            .collect();
-        JsonArray::new(&items)
-    })?;
+    let extended = query.extended;
+    let value = fleet
+        .view(move |view, cat| {
+            let (_, group) = find(view, &id)?;
+            view.answer(group.ix, extended, || {
+                let items: Vec<PublicProductFixDto> = (group.evaluation.missing.iter())
+                    .map(|m| machine_fix(cat, view, &group.state, m, extended))
+                    .collect();
+                JsonArray::new(&items)
+            })
+        })
+        .await??;
     Ok(query.raw_collection(context::PRODUCT_FIXES, value))
 }
 
@@ -97,14 +110,18 @@ pub async fn software(
     ApiPath(id): ApiPath<String>,
 ) -> Result<ODataCollection<Software>, ApiError> {
     let fleet = need(fleet)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    let (_, group) = find(&view, &id)?;
-    let counts = software_counts(cat, &view);
-    let items: Vec<Software> = machine_software(cat, &group.state.products)
-        .iter()
-        .map(|name| software_dto(name, &counts.get(name).cloned().unwrap_or_default()))
-        .collect();
+    let items = fleet
+        .view(move |view, cat| {
+            let (_, group) = find(view, &id)?;
+            let counts = software_counts(cat, view);
+            Ok::<_, ApiError>(
+                machine_software(cat, &group.state.products)
+                    .iter()
+                    .map(|name| software_dto(name, &counts.get(name).cloned().unwrap_or_default()))
+                    .collect::<Vec<Software>>(),
+            )
+        })
+        .await??;
     let page = query.apply(items)?;
     Ok(query.collection(context::MACHINE_SOFTWARE, page))
 }
@@ -118,9 +135,19 @@ pub async fn vulnerabilities(
     ApiPath(id): ApiPath<String>,
 ) -> Result<ODataCollection<Vulnerability>, ApiError> {
     let fleet = need(fleet)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    let (_, group) = find(&view, &id)?;
+    let items = fleet
+        .view(move |view, cat| machine_vulnerabilities(view, cat, &id))
+        .await??;
+    let page = query.apply(items)?;
+    Ok(query.collection(context::MACHINE_VULNERABILITIES, page))
+}
+
+fn machine_vulnerabilities(
+    view: &FleetView,
+    cat: &Catalog,
+    id: &str,
+) -> Result<Vec<Vulnerability>, ApiError> {
+    let (_, group) = find(view, id)?;
     let mut seen = BTreeSet::new();
     let mut items = Vec::new();
     for m in &group.evaluation.missing {
@@ -138,8 +165,7 @@ pub async fn vulnerabilities(
             }
         }
     }
-    let page = query.apply(items)?;
-    Ok(query.collection(context::MACHINE_VULNERABILITIES, page))
+    Ok(items)
 }
 
 /// One row per open CVE × machine, with the missing KB (on the machine's getmissingkbs list)
@@ -194,14 +220,17 @@ pub async fn machines_vulnerabilities(
     query: ODataQuery,
 ) -> Result<ODataCollection<MachineVulnerability>, ApiError> {
     let fleet = need(fleet)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    let rows = view.machines.iter().flat_map(|(key, machine)| {
-        view.fleet
-            .group_of(key)
-            .map(|g| machine_rows(cat, machine, g))
-            .unwrap_or_default()
-    });
-    let page = query.apply(rows)?;
+    let q = query.clone();
+    let page = fleet
+        .with_view(move |view, cat| {
+            let rows = view.machines.iter().flat_map(|(key, machine)| {
+                view.fleet
+                    .group_of(key)
+                    .map(|g| machine_rows(cat, machine, g))
+                    .unwrap_or_default()
+            });
+            q.apply(rows)
+        })
+        .await??;
     Ok(query.collection(context::MACHINES_VULNERABILITIES, page))
 }

@@ -47,8 +47,7 @@ pub async fn list(
     query: ODataQuery,
 ) -> Result<ODataCollection<Software>, ApiError> {
     let fleet = need(fleet)?;
-    let view = fleet.read();
-    let counts = software_counts(fleet.catalog(), &view);
+    let counts = fleet.view(|view, cat| software_counts(cat, view)).await?;
     let items = counts.iter().map(|(name, c)| software_dto(name, c));
     let page = query.apply(items)?;
     Ok(query.collection(context::SOFTWARE, page))
@@ -63,8 +62,7 @@ pub async fn one(
 ) -> Result<ODataEntity<Software>, ApiError> {
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
-    let view = fleet.read();
-    let counts = software_counts(fleet.catalog(), &view);
+    let counts = fleet.view(|view, cat| software_counts(cat, view)).await?;
     let c = counts.get(&name).ok_or_else(|| software_not_found(&id))?;
     Ok(ODataEntity {
         context: query.base().metadata_context(context::SOFTWARE_ENTITY),
@@ -82,15 +80,27 @@ pub async fn missing_kbs(
 ) -> Result<ODataCollection<PublicProductFixDto>, ApiError> {
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
-    let cat = fleet.catalog();
-    // The fleet caches its answer per software, so this takes the write lock.
-    let mut view = fleet.write();
-    if !known(cat, &view, &name) {
-        return Err(software_not_found(&id));
+    // The fleet caches its answer per software, so this takes the write lock (on a blocking
+    // thread: it may wait for a `$filter` reader).
+    let items = fleet
+        .with_view_mut(move |view, cat| software_fixes(view, cat, &name, &id))
+        .await??;
+    let total = items.len();
+    Ok(query.collection(context::PRODUCT_FIXES, Page::from_parts(items, total, 0, 0)))
+}
+
+fn software_fixes(
+    view: &mut FleetView,
+    cat: &Catalog,
+    name: &str,
+    id: &str,
+) -> Result<Vec<PublicProductFixDto>, ApiError> {
+    if !known(cat, view, name) {
+        return Err(software_not_found(id));
     }
     let items: Vec<PublicProductFixDto> = view
         .fleet
-        .software_missing(cat, &name)
+        .software_missing(cat, name)
         .iter()
         .map(|f| {
             let kb = cat.kb(f.kb);
@@ -98,14 +108,13 @@ pub async fn missing_kbs(
                 kb.id,
                 kb.name.clone(),
                 f.os_build.map(i64::from),
-                vec![name.clone()],
+                vec![name.to_owned()],
                 i64::try_from(f.machine_missed_on).unwrap_or(i64::MAX),
                 i64::try_from(cve_count(cat, &f.fixes)).unwrap_or(i64::MAX),
             )
         })
         .collect();
-    let total = items.len();
-    Ok(query.collection(context::PRODUCT_FIXES, Page::from_parts(items, total, 0, 0)))
+    Ok(items)
 }
 
 /// `GET /api/Software/{id}/machineReferences`: the machines with the software.
@@ -117,21 +126,25 @@ pub async fn machine_references(
 ) -> Result<ODataCollection<PublicAssetDto>, ApiError> {
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
-    let cat = fleet.catalog();
-    let view = fleet.read();
-    if !known(cat, &view, &name) {
-        return Err(software_not_found(&id));
-    }
-    let items = view.machines.iter().filter_map(|(key, m)| {
-        let group = view.fleet.group_of(key)?;
-        group
-            .state
-            .products
-            .iter()
-            .any(|&p| cat.product(p).software == name)
-            .then(|| asset_dto(m))
-    });
-    let page = query.apply(items)?;
+    let q = query.clone();
+    // A filtered collection over every machine: off the async workers.
+    let page = fleet
+        .with_view(move |view, cat| {
+            if !known(cat, view, &name) {
+                return Err(software_not_found(&id));
+            }
+            let items = view.machines.iter().filter_map(|(key, m)| {
+                let group = view.fleet.group_of(key)?;
+                group
+                    .state
+                    .products
+                    .iter()
+                    .any(|&p| cat.product(p).software == name)
+                    .then(|| asset_dto(m))
+            });
+            q.apply(items)
+        })
+        .await??;
     Ok(query.collection(context::MACHINE_REFERENCES, page))
 }
 
@@ -145,17 +158,28 @@ pub async fn vulnerabilities(
 ) -> Result<ODataCollection<Vulnerability>, ApiError> {
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
-    let cat = fleet.catalog();
-    let mut view = fleet.write();
-    if !known(cat, &view, &name) {
-        return Err(software_not_found(&id));
+    let items = fleet
+        .with_view_mut(move |view, cat| software_vulnerabilities(view, cat, &name, &id))
+        .await??;
+    let page = query.apply(items)?;
+    Ok(query.collection(context::SOFTWARE_VULNERABILITIES, page))
+}
+
+fn software_vulnerabilities(
+    view: &mut FleetView,
+    cat: &Catalog,
+    name: &str,
+    id: &str,
+) -> Result<Vec<Vulnerability>, ApiError> {
+    if !known(cat, view, name) {
+        return Err(software_not_found(id));
     }
     let products: Vec<_> = (0..cat.products().len() as u32)
         .filter(|&p| cat.product(p).software == name)
         .collect();
     let mut seen = BTreeSet::new();
     let mut items = Vec::new();
-    for f in view.fleet.software_missing(cat, &name).iter() {
+    for f in view.fleet.software_missing(cat, name).iter() {
         for &v in &f.fixes {
             if cat.vuln(v).id.is_cve() && seen.insert(v) {
                 let released = release_time(cat, f.kb);
@@ -170,7 +194,5 @@ pub async fn vulnerabilities(
             }
         }
     }
-    drop(view);
-    let page = query.apply(items)?;
-    Ok(query.collection(context::SOFTWARE_VULNERABILITIES, page))
+    Ok(items)
 }

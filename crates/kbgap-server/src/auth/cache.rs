@@ -99,6 +99,7 @@ mod tests {
             scopes: vec![],
             subject: "s".into(),
             issuer: "i".into(),
+            machine: None,
         }
     }
 

@@ -75,6 +75,8 @@ struct IssuedClaims<'a> {
     roles: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kbgap_machine: Option<&'a str>,
     idtyp: &'a str,
     jti: String,
     ver: &'a str,
@@ -95,7 +97,7 @@ impl LocalIssuer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err(e)),
         }
-        fs::create_dir_all(data_dir).map_err(io_err)?;
+        create_private_dir(data_dir).map_err(io_err)?;
         let rng = SystemRandom::new();
         let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .map_err(|_| AuthError::Signing("generating a P-256 key failed".into()))?;
@@ -208,7 +210,35 @@ impl LocalIssuer {
         {
             return Err(AuthError::InvalidRequest(format!("invalid role {r:?}")));
         }
-        self.sign(Some(roles), None, tenant, app, app, "app", ttl)
+        self.sign(Some(roles), None, None, tenant, app, app, "app", ttl)
+    }
+
+    /// An ingest-only token: the single role `Inventory.Submit`, accepted only for reports of
+    /// computer `machine` (see [`crate::auth::Principal::machine`]).
+    pub fn issue_for_machine(
+        &self,
+        machine: &str,
+        tenant: &str,
+        app: &str,
+        ttl: Duration,
+    ) -> Result<String, AuthError> {
+        let machine = machine.trim();
+        if machine.is_empty() || machine.contains(char::is_whitespace) {
+            return Err(AuthError::InvalidRequest(format!(
+                "invalid machine name {machine:?}"
+            )));
+        }
+        let roles = [super::roles::INVENTORY_SUBMIT.to_owned()];
+        self.sign(
+            Some(&roles),
+            None,
+            Some(machine),
+            tenant,
+            app,
+            app,
+            "app",
+            ttl,
+        )
     }
 
     /// A delegated token (acting for `user`) with these `scp` scopes.
@@ -229,7 +259,16 @@ impl LocalIssuer {
                 "delegated tokens need non-empty scopes without spaces".into(),
             ));
         }
-        self.sign(None, Some(scopes.join(" ")), tenant, app, user, "user", ttl)
+        self.sign(
+            None,
+            Some(scopes.join(" ")),
+            None,
+            tenant,
+            app,
+            user,
+            "user",
+            ttl,
+        )
     }
 
     #[allow(clippy::too_many_arguments)] // private helper behind two narrow public constructors
@@ -237,6 +276,7 @@ impl LocalIssuer {
         &self,
         roles: Option<&[String]>,
         scp: Option<String>,
+        machine: Option<&str>,
         tenant: &str,
         app: &str,
         sub: &str,
@@ -263,6 +303,7 @@ impl LocalIssuer {
             tid: tenant,
             roles,
             scp,
+            kbgap_machine: machine,
             idtyp,
             jti: format!("{:032x}", rand::random::<u128>()),
             ver: "1.0",
@@ -286,6 +327,19 @@ fn to_pem(der: &[u8]) -> String {
     out.push_str(PEM_END);
     out.push('\n');
     out
+}
+
+/// Creates `dir` and missing parents, new ones readable by the owner only (the data dir holds
+/// the key and the machines' inventories).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// Creates `path` readable and writable by the owner only, writes `bytes` and syncs.

@@ -34,7 +34,7 @@ use crate::error::ApiError;
 
 pub use local::{LOCAL_AUDIENCE, LOCAL_KEY_FILE, LocalIssuer};
 pub use oidc::OidcIssuer;
-pub use roles::{Authorized, Permission, perm, require_roles};
+pub use roles::{Authorized, INVENTORY_SUBMIT, Permission, perm, require_roles};
 
 /// The audiences Defender tokens carry (`mde-api.md`): accepted by default.
 pub const DEFENDER_AUDIENCES: [&str; 4] = [
@@ -62,12 +62,23 @@ pub struct Principal {
     pub subject: String,
     /// The issuer that vouched for the token (`iss`).
     pub issuer: String,
+    /// The one computer an `Inventory.Submit` token may report for (kbgap's `kbgap_machine`
+    /// claim, set by `kbgap token --machine`); `None`: any.
+    pub machine: Option<String>,
 }
 
 impl Principal {
     /// Whether the token acts for a user (delegated permissions) rather than for an application.
     pub fn is_delegated(&self) -> bool {
         !self.scopes.is_empty()
+    }
+
+    /// Whether the token may only submit inventory: its roles are all
+    /// [`INVENTORY_SUBMIT`], or it is bound to a machine. Such a token is refused
+    /// everywhere but `POST /api/inventory`, including endpoints open to any valid token.
+    pub fn is_submit_only(&self) -> bool {
+        self.machine.is_some()
+            || (!self.roles.is_empty() && self.roles.iter().all(|r| r == roles::INVENTORY_SUBMIT))
     }
 }
 
@@ -219,6 +230,8 @@ struct TokenClaims {
     exp: f64,
     #[serde(default)]
     nbf: Option<f64>,
+    #[serde(default)]
+    kbgap_machine: Option<String>,
 }
 
 impl Authenticator {
@@ -329,6 +342,7 @@ impl Authenticator {
                 .unwrap_or_default(),
             subject: c.sub.unwrap_or_default(),
             issuer: c.iss,
+            machine: c.kbgap_machine.filter(|m| !m.trim().is_empty()),
         };
         Ok((principal, c.exp as u64, c.nbf.map(|n| n as u64)))
     }

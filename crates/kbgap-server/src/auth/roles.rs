@@ -17,6 +17,11 @@ use super::{Authenticator, Principal};
 use crate::error::ApiError;
 use crate::ratelimit::{EndpointClass, RateLimiter};
 
+/// kbgap's ingest-only role: `POST /api/inventory` and nothing else (see
+/// [`Principal::is_submit_only`]), so a collector's token cannot read the fleet. A token with it
+/// may be bound to one machine (`kbgap token --roles Inventory.Submit --machine NAME`).
+pub const INVENTORY_SUBMIT: &str = "Inventory.Submit";
+
 /// Permissions that include others: holding the first grants the second.
 const IMPLIED: &[(&str, &str)] = &[
     ("Machine.ReadWrite.All", "Machine.Read.All"),
@@ -71,6 +76,8 @@ pub trait Permission: Send + Sync + 'static {
     const DELEGATED_SCOPES: &'static [&'static str];
     /// The rate-limit class the endpoint counts against.
     const CLASS: EndpointClass;
+    /// Whether an ingest-only token ([`Principal::is_submit_only`]) may call the endpoint.
+    const SUBMIT_ONLY_ALLOWED: bool = false;
 }
 
 /// An authenticated, authorized and rate-limited caller: extracting it answers 401, 403 or 429
@@ -93,6 +100,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let principal = Principal::from_request_parts(parts, state).await?;
+        if principal.is_submit_only() && !P::SUBMIT_ONLY_ALLOWED {
+            return Err(ApiError::forbidden(format!(
+                "This token has only the {INVENTORY_SUBMIT} role: it may POST /api/inventory and nothing else."
+            )));
+        }
         require_roles(&principal, P::APP_ROLES, P::DELEGATED_SCOPES)?;
         Arc::<RateLimiter>::from_ref(state).check(P::CLASS, &principal)?;
         Ok(Self {
@@ -108,7 +120,7 @@ pub mod perm {
     use crate::ratelimit::EndpointClass;
 
     macro_rules! permission {
-        ($(#[$doc:meta])* $name:ident, [$($role:literal),*], [$($scope:literal),*], $class:ident) => {
+        ($(#[$doc:meta])* $name:ident, [$($role:literal),*], [$($scope:literal),*], $class:ident $(, submit_only = $submit:literal)?) => {
             $(#[$doc])*
             #[derive(Debug, Clone, Copy)]
             pub struct $name;
@@ -116,6 +128,7 @@ pub mod perm {
                 const APP_ROLES: &'static [&'static str] = &[$($role),*];
                 const DELEGATED_SCOPES: &'static [&'static str] = &[$($scope),*];
                 const CLASS: EndpointClass = EndpointClass::$class;
+                $(const SUBMIT_ONLY_ALLOWED: bool = $submit;)?
             }
         };
     }
@@ -154,8 +167,9 @@ pub mod perm {
         VulnerabilitiesRead, ["Vulnerability.Read.All"], ["Vulnerability.Read"], Vulnerabilities
     );
     permission!(
-        /// `POST /api/inventory` (kbgap's own): `Machine.ReadWrite.All`.
-        InventoryWrite, ["Machine.ReadWrite.All"], ["Machine.ReadWrite"], Inventory
+        /// `POST /api/inventory` (kbgap's own): `Machine.ReadWrite.All`, or kbgap's ingest-only
+        /// `Inventory.Submit` (for its bound machine only, when bound).
+        InventoryWrite, ["Machine.ReadWrite.All", "Inventory.Submit"], ["Machine.ReadWrite"], Inventory, submit_only = true
     );
 }
 
@@ -171,6 +185,7 @@ mod tests {
             scopes: vec![],
             subject: "a".into(),
             issuer: "i".into(),
+            machine: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! kbgap's one custom option is `kbgapExtended=true` (custom options may not start with `$`),
 //! which adds kbgap's extra fields to getmissingkbs answers.
 
+mod cost;
 mod eval;
 mod parse;
 #[cfg(test)]
@@ -18,6 +19,7 @@ mod tests;
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 
+pub use cost::{Budget, FILTER_BUDGET, terms};
 pub use eval::{ODataRecord, ODataValue};
 pub use parse::{CmpOp, Expr, Func, LambdaKind, Literal, MAX_DEPTH, MAX_LEN, SyntaxError};
 
@@ -199,20 +201,34 @@ impl ODataQuery {
     }
 
     /// Filters `items`, counts the matches and keeps the requested page. Items are visited in
-    /// the order given, so callers sort first for deterministic pages.
+    /// the order given, so callers sort first for deterministic pages. A filter costing more
+    /// than [`FILTER_BUDGET`] term evaluations is a 400 naming the budget.
     pub fn apply<R: ODataRecord>(
         &self,
         items: impl IntoIterator<Item = R>,
     ) -> Result<Page<R>, ApiError> {
+        self.apply_within(items, FILTER_BUDGET)
+    }
+
+    /// [`ODataQuery::apply`] with another budget of term evaluations.
+    pub fn apply_within<R: ODataRecord>(
+        &self,
+        items: impl IntoIterator<Item = R>,
+        budget: u64,
+    ) -> Result<Page<R>, ApiError> {
         let filter = self.filter.as_ref().map(Filter::bind::<R>).transpose()?;
+        let mut budget = filter
+            .as_ref()
+            .map(|f| Budget::new(terms(f.expr()), budget));
         let size = self.page_size();
         let mut page = Vec::new();
         let mut total = 0usize;
         for item in items {
-            if let Some(f) = &filter
-                && !f.matches(&item)?
-            {
-                continue;
+            if let (Some(f), Some(b)) = (&filter, budget.as_mut()) {
+                b.charge_row()?;
+                if !f.matches(&item)? {
+                    continue;
+                }
             }
             if total >= self.skip && page.len() < size {
                 page.push(item);

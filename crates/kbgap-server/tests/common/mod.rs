@@ -14,7 +14,10 @@ use kbgap_server::auth::{
 };
 use kbgap_server::dto::{Machine, ODataCollection, context};
 use kbgap_server::odata::ODataQuery;
-use kbgap_server::{ApiError, ApiJson, ApiPath, AppState, RateLimitConfig, router_with, serve_app};
+use kbgap_server::{
+    ApiError, ApiJson, ApiPath, AppState, ConnectionLimits, RateLimitConfig, router_with,
+    serve_with_limits,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -33,6 +36,8 @@ pub struct TestServer {
 pub struct Options {
     pub oidc: Vec<OidcIssuer>,
     pub limits: RateLimitConfig,
+    pub connections: ConnectionLimits,
+    pub request_timeout: Duration,
 }
 
 impl Default for Options {
@@ -40,6 +45,8 @@ impl Default for Options {
         Self {
             oidc: Vec::new(),
             limits: RateLimitConfig::unlimited(),
+            connections: ConnectionLimits::default(),
+            request_timeout: AppState::DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -135,15 +142,21 @@ pub async fn start(opts: Options) -> TestServer {
     let mut config = AuthConfig::local(local);
     config.oidc = opts.oidc;
     let local = config.local.clone().unwrap();
-    let state = AppState::new(Authenticator::new(config).unwrap(), opts.limits);
+    let state = AppState::new(Authenticator::new(config).unwrap(), opts.limits)
+        .with_request_timeout(opts.request_timeout);
     let metrics = state.metrics.clone();
     let app = router_with(state, test_routes());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(serve_app(listener, app, async move {
-        let _ = rx.await;
-    }));
+    let handle = tokio::spawn(serve_with_limits(
+        listener,
+        app,
+        opts.connections,
+        async move {
+            let _ = rx.await;
+        },
+    ));
     TestServer {
         addr,
         metrics,

@@ -1,12 +1,14 @@
 //! `kbgap serve`: Defender's missing-KB API over the store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use kbgap_server::auth::{AuthConfig, Authenticator, LocalIssuer, OidcIssuer};
 use kbgap_server::ratelimit::{EndpointClass, Quota, RateLimitConfig};
 use kbgap_server::state::AppState;
-use kbgap_server::{FleetService, api_routes};
+use kbgap_server::tls::{DEFAULT_RELOAD_INTERVAL, ReloadingCert, TlsFiles};
+use kbgap_server::{ConnectionLimits, FleetService, api_routes};
 
 use crate::cli::ServeArgs;
 use crate::context::Context;
@@ -31,7 +33,18 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         .await
         .context("loading the machines")?;
     let machine_count = fleet.read().machines.len();
-    let state = AppState::new(Authenticator::new(auth)?, limits).with_fleet(Arc::new(fleet));
+    let state = AppState::new(Authenticator::new(auth)?, limits)
+        .with_fleet(Arc::new(fleet))
+        .with_request_timeout(Duration::from_secs(args.request_timeout));
+    // A bad certificate stops the start, before the port opens.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(ReloadingCert::load(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        })?)),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -39,15 +52,37 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         .newest_document()
         .map_or("none".into(), |d| d.id.clone());
     tracing::info!(
-        "kbgap listening on http://{} — store {} ({machine_count} machines), catalog {} documents (newest {newest}); get a token with `kbgap token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All`",
+        "kbgap listening on {scheme}://{} — store {} ({machine_count} machines), catalog {} documents (newest {newest}); get a token with `kbgap token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All`",
         listener.local_addr()?,
         store.describe(),
         catalog.documents().len(),
     );
     let app = kbgap_server::router_with(state, api_routes());
-    kbgap_server::serve_app(listener, app, shutdown_signal()).await?;
+    let limits = connection_limits(args);
+    match tls {
+        Some(cert) => {
+            kbgap_server::serve_tls(
+                listener,
+                app,
+                limits,
+                cert,
+                DEFAULT_RELOAD_INTERVAL,
+                shutdown_signal(),
+            )
+            .await?;
+        }
+        None => kbgap_server::serve_with_limits(listener, app, limits, shutdown_signal()).await?,
+    }
     tracing::info!("kbgap stopped");
     Ok(())
+}
+
+fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
+    ConnectionLimits {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_idle_timeout: Duration::from_secs(args.body_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    }
 }
 
 /// Defender's documented limits, or the same quotas for every limited endpoint when given.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use kbgap_server::auth::{LocalIssuer, Permission, perm};
+use kbgap_server::auth::{INVENTORY_SUBMIT, LocalIssuer, Permission, perm};
 
 use crate::cli::TokenArgs;
 use crate::context::Context;
@@ -24,6 +24,7 @@ fn known_roles() -> Vec<&'static str> {
         perm::InventoryWrite::APP_ROLES,
     ]
     .concat();
+    roles.push(INVENTORY_SUBMIT);
     roles.sort_unstable();
     roles.dedup();
     roles
@@ -52,12 +53,20 @@ pub fn run(ctx: &Context, args: &TokenArgs) -> Result<()> {
     let roles: Vec<String> = args.roles.iter().map(|r| r.trim().to_owned()).collect();
     let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
         .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
-    let token = issuer.issue(
-        &roles,
-        &args.tenant,
-        &args.app,
-        Duration::from_secs(args.ttl),
-    )?;
+    let ttl = Duration::from_secs(args.ttl);
+    let token = match &args.machine {
+        Some(machine) => {
+            // A bound token with read roles would read the whole fleet: exactly what binding
+            // is meant to prevent.
+            if roles.iter().any(|r| r != INVENTORY_SUBMIT) {
+                bail!(
+                    "--machine binds an {INVENTORY_SUBMIT} token: give --roles {INVENTORY_SUBMIT} and no other role"
+                );
+            }
+            issuer.issue_for_machine(machine, &args.tenant, &args.app, ttl)?
+        }
+        None => issuer.issue(&roles, &args.tenant, &args.app, ttl)?,
+    };
     println!("{token}");
     Ok(())
 }
@@ -71,6 +80,7 @@ mod tests {
         assert_eq!(
             known_roles(),
             [
+                "Inventory.Submit",
                 "Machine.Read.All",
                 "Machine.ReadWrite.All",
                 "Software.Read.All",

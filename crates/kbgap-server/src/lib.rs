@@ -17,7 +17,6 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod extract;
-pub mod fleet;
 pub mod listen;
 pub mod metadata;
 pub mod metrics;
@@ -37,7 +36,7 @@ pub use auth::{
 };
 pub use error::{ApiError, ErrorCode};
 pub use extract::{ApiJson, ApiPath, ApiQuery, BaseUrl};
-pub use fleet::FleetService;
+pub use kbgap_service::{FleetService, FleetView};
 pub use listen::{ConnectionLimits, serve_tls, serve_with_limits};
 pub use odata::{ODataQuery, ODataRecord, ODataValue};
 pub use ratelimit::{EndpointClass, Quota, RateLimitConfig, RateLimiter};

@@ -10,9 +10,9 @@ use std::time::Duration;
 use axum::extract::FromRef;
 
 use crate::auth::Authenticator;
-use crate::fleet::FleetService;
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
+use kbgap_service::FleetService;
 
 /// Shared server state; cheap to clone.
 #[derive(Debug, Clone, FromRef)]

@@ -1,18 +1,16 @@
 //! What every command needs: the data dir, the store, and the compiled catalog.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use kbgap_core::catalog::Catalog;
-use kbgap_core::{Document, DocumentInfo};
+use kbgap_service::catalog::{CatalogLoader, LoadProgress};
+use kbgap_service::private;
 use kbgap_store::{Store, StoreUrl};
-use sha2::{Digest, Sha256};
 
-use crate::cache::{CacheError, seal, unseal};
 use crate::cli::Cli;
-use crate::{output, private};
+use crate::output;
 
 /// Global settings resolved from flags and environment.
 #[derive(Debug, Clone)]
@@ -75,166 +73,51 @@ impl Context {
         Ok(store)
     }
 
-    /// The compiled catalog, with CISA's KEV catalog applied. On a store with no catalog, the
-    /// bundled documents (and KEV copy) are imported first; a compiled snapshot cached in the
-    /// data dir makes later loads fast.
+    /// The compiled catalog, with CISA's KEV catalog applied (see
+    /// [`kbgap_service::catalog::CatalogLoader`]), showing progress unless `--quiet`.
     pub async fn catalog(&self, store: &dyn Store) -> Result<Catalog> {
-        let mut infos = store.catalog_infos().await?;
-        if infos.is_empty() {
-            self.import_bundled(store).await?;
-            infos = store.catalog_infos().await?;
-        }
-        let kev = match store.kev().await? {
-            Some(kev) => kev,
-            None => self.import_bundled_kev(store).await?,
-        };
-        let cache = self
-            .data_dir
-            .join("cache")
-            .join(format!("catalog-{}.bin", catalog_key(&infos, &kev)));
-        if let Ok(bytes) = std::fs::read(&cache) {
-            match unseal(bytes) {
-                Ok(snapshot) => match Catalog::from_snapshot(snapshot) {
-                    Ok(cat) => return Ok(cat),
-                    Err(e) => tracing::debug!("ignoring catalog cache {}: {e}", cache.display()),
-                },
-                Err(e @ CacheError::Checksum { .. }) => tracing::warn!(
-                    "the catalog cache {} is damaged ({e}); recompiling",
-                    cache.display()
-                ),
-                Err(e) => tracing::debug!("ignoring catalog cache {}: {e}", cache.display()),
-            }
-        }
-        let started = Instant::now();
-        let docs = match store.catalog_documents().await {
-            Err(kbgap_store::StoreError::OldFormat { what, .. }) => {
-                eprintln!(
-                    "kbgap: the stored catalog was written by an older kbgap ({what}); importing the bundled documents again (run `kbgap catalog sync` for newer revisions)"
-                );
-                self.import_bundled(store).await?;
-                store.catalog_documents().await?
-            }
-            docs => docs?,
-        };
-        let mut cat = Catalog::compile(&docs);
-        cat.apply_kev(&kev);
-        tracing::debug!(documents = docs.len(), elapsed = ?started.elapsed(), "compiled catalog");
-        if let Err(e) = write_cache(&cache, seal(cat.to_snapshot())) {
-            tracing::warn!(
-                "could not write the catalog cache {}: {e:#}",
-                cache.display()
-            );
-        }
-        Ok(cat)
+        let progress = CliProgress::new(self.quiet);
+        let cache = self.data_dir.join("cache");
+        Ok(CatalogLoader::new(store, &cache, &progress).load().await?)
     }
+}
 
-    /// Stores the KEV catalog built into the binary, and gives it back.
-    pub async fn import_bundled_kev(&self, store: &dyn Store) -> Result<kbgap_core::Kev> {
-        let kev = kbgap_catalog::kev::bundled()?;
-        store
-            .put_kev(&kev)
-            .await
-            .context("storing the bundled KEV catalog")?;
-        Ok(kev)
+/// A load's progress on the terminal: a line when the bundled documents are imported, and a
+/// progress bar while they are parsed.
+struct CliProgress {
+    quiet: bool,
+    bar: std::sync::OnceLock<indicatif::ProgressBar>,
+}
+
+impl CliProgress {
+    fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            bar: std::sync::OnceLock::new(),
+        }
     }
+}
 
-    /// Imports the documents built into the binary, with a progress bar.
-    pub async fn import_bundled(&self, store: &dyn Store) -> Result<()> {
-        let files = kbgap_catalog::bundled::files();
+impl LoadProgress for CliProgress {
+    fn importing_bundled(&self, documents: usize, store: &str) {
         if !self.quiet {
-            eprintln!(
-                "kbgap: importing the {} bundled MSRC documents into {}",
-                files.len(),
-                self.store_url.redacted(),
-            );
+            eprintln!("kbgap: importing the {documents} bundled MSRC documents into {store}");
         }
-        let bar = output::progress(files.len() as u64, "parsing", self.quiet);
-        let docs = parse_parallel(files.len(), |i| {
-            let (name, bytes) = files[i];
-            let doc = kbgap_catalog::read_bytes(bytes, name);
+        let _ = (self.bar).set(output::progress(documents as u64, "parsing", self.quiet));
+    }
+    fn parsed_one(&self) {
+        if let Some(bar) = self.bar.get() {
             bar.inc(1);
-            doc
-        })?;
-        bar.finish_and_clear();
-        store
-            .import_documents(docs)
-            .await
-            .context("storing the bundled catalog")?;
-        Ok(())
-    }
-}
-
-/// Parses `n` documents on every core, keeping their order; the first error wins.
-pub fn parse_parallel<F>(n: usize, parse: F) -> Result<Vec<Document>>
-where
-    F: Fn(usize) -> Result<Document, kbgap_catalog::CatalogError> + Sync,
-{
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(8);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<Document, kbgap_catalog::CatalogError>>> =
-        (0..n).map(|_| None).collect();
-    let results = std::sync::Mutex::new(&mut slots);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let r = parse(i);
-                    if let Ok(mut slots) = results.lock() {
-                        slots[i] = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| unreachable!("every index is parsed"))
-                .map_err(anyhow::Error::from)
-        })
-        .collect()
-}
-
-/// A key that changes whenever the stored documents or the KEV catalog change.
-fn catalog_key(infos: &[DocumentInfo], kev: &kbgap_core::Kev) -> String {
-    let mut h = Sha256::new();
-    h.update(kev.catalog_version.as_bytes());
-    h.update(b"\0");
-    h.update(kev.date_released.as_bytes());
-    h.update(b"\n");
-    for i in infos {
-        h.update(i.id.as_bytes());
-        h.update(b"\0");
-        h.update(i.revision.to_string().as_bytes());
-        h.update(b"\0");
-        h.update(i.current_release.as_bytes());
-        h.update(b"\n");
-    }
-    hex::encode(&h.finalize()[..12])
-}
-
-/// Writes the sealed cache atomically (private to the service user) and removes stale ones.
-fn write_cache(path: &Path, bytes: Vec<u8>) -> Result<()> {
-    let dir = path.parent().context("cache path has no folder")?;
-    private::create_dir(dir)?;
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("catalog-") && e.path() != path {
-                let _ = std::fs::remove_file(e.path());
-            }
         }
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    private::restrict_file(&tmp)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    fn parsed_all(&self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
+    fn reimporting(&self, what: &str) {
+        eprintln!(
+            "kbgap: the stored catalog was written by an older kbgap ({what}); importing the bundled documents again (run `kbgap catalog sync` for newer revisions)"
+        );
+    }
 }

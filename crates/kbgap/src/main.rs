@@ -1,11 +1,9 @@
 //! The `kbgap` command.
 
-mod cache;
 mod cli;
 mod commands;
 mod context;
 mod output;
-mod private;
 
 use std::process::ExitCode;
 

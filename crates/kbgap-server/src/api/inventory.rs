@@ -12,17 +12,16 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kbgap_core::Device;
-use kbgap_core::catalog::Catalog;
-use kbgap_core::engine::unevaluated_software;
-use kbgap_inventory::{Format, Inventory};
+use kbgap_inventory::Format;
+use kbgap_service::intake::{read_ndjson, read_report};
 
 use super::convert::machine_dto;
 use super::need;
 use crate::auth::{Authorized, perm};
 use crate::dto::{ODataEntity, context};
 use crate::error::ApiError;
-use crate::fleet::{FleetService, FleetView};
 use crate::odata::{ODataQuery, Page};
+use kbgap_service::{FleetService, FleetView};
 
 /// Stores the machine report(s) of the body (see the module documentation).
 pub async fn post_inventory(
@@ -40,7 +39,7 @@ pub async fn post_inventory(
         .is_some_and(|v| v.to_ascii_lowercase().contains("ndjson"));
     let cat = fleet.catalog();
     if ndjson {
-        let devices = parse_ndjson(&body, cat)?;
+        let devices = read_ndjson(&body, "request body", Some(cat))?;
         let devices = check_binding(auth.principal.machine.clone(), devices, &fleet).await?;
         let stored = fleet.ingest(devices).await?;
         let view = fleet.read();
@@ -52,7 +51,7 @@ pub async fn post_inventory(
         let page = Page::from_parts(items, total, 0, 0);
         return Ok(query.collection(context::MACHINES, page).into_response());
     }
-    let device = parse_one(&body, "request body", Format::Auto, cat)?;
+    let device = read_report(&body, "request body", Format::Auto, Some(cat))?;
     let devices = check_binding(auth.principal.machine.clone(), vec![device], &fleet).await?;
     let stored = fleet.ingest(devices).await?;
     let Some(machine) = stored.first() else {
@@ -124,48 +123,4 @@ fn body_error(r: BytesRejection) -> ApiError {
     } else {
         ApiError::invalid_body("The request body could not be read.").with_detail(r.body_text())
     }
-}
-
-/// One report; a hotfix list has no OS facts, so it cannot be a machine. A build kbgap's own
-/// release table does not know is identified from the catalog; software the catalog does not
-/// evaluate is named in a warning stored with the machine.
-fn parse_one(
-    bytes: &[u8],
-    source: &str,
-    format: Format,
-    cat: &Catalog,
-) -> Result<Device, ApiError> {
-    match kbgap_inventory::read_with(bytes, source, format, Some(cat)) {
-        Ok(Inventory::Device(mut d)) => {
-            if !d.software.is_empty() {
-                let state = cat.machine_state(&d).state;
-                let warnings = unevaluated_software(cat, &d, &state);
-                d.warnings.extend(warnings);
-            }
-            Ok(d)
-        }
-        Ok(Inventory::Hotfixes(_)) => Err(ApiError::invalid_input(format!(
-            "{source}: a list of hotfixes has no OS facts; send systeminfo output, osquery \
-             results or a kbgap machine report"
-        ))),
-        Err(e) => Err(ApiError::invalid_input(e.to_string())),
-    }
-}
-
-/// One machine report per non-blank line.
-fn parse_ndjson(bytes: &[u8], cat: &Catalog) -> Result<Vec<Device>, ApiError> {
-    let mut devices = Vec::new();
-    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let source = format!("request body line {}", n + 1);
-        devices.push(parse_one(line, &source, Format::Report, cat)?);
-    }
-    if devices.is_empty() {
-        return Err(ApiError::invalid_input(
-            "request body: no machine report in the NDJSON body",
-        ));
-    }
-    Ok(devices)
 }

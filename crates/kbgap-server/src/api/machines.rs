@@ -13,8 +13,7 @@ use kbgap_core::engine::fleet::Group;
 use kbgap_store::StoredMachine;
 
 use super::convert::{
-    VENDOR, machine_dto, machine_fix, machine_software, release_time, software_counts,
-    software_dto, vuln_risk, vulnerability_dto,
+    VENDOR, machine_dto, machine_fix, release_time, software_dto, vuln_risk, vulnerability_dto,
 };
 use super::{machine_not_found, need};
 use crate::auth::{Authorized, perm};
@@ -24,8 +23,9 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::fleet::{FleetService, FleetView};
 use crate::odata::ODataQuery;
+use kbgap_service::queries::{machine_software, software_counts};
+use kbgap_service::{FleetService, FleetView};
 
 type Fleet = State<Option<Arc<FleetService>>>;
 

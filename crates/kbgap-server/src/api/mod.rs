@@ -16,8 +16,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::error::ApiError;
-use crate::fleet::FleetService;
 use crate::state::AppState;
+use kbgap_service::FleetService;
 
 pub use convert::{machine_dto, os_platform};
 

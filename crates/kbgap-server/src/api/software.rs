@@ -8,9 +8,7 @@ use axum::extract::State;
 use kbgap_core::SoftwareId;
 use kbgap_core::catalog::Catalog;
 
-use super::convert::{
-    VENDOR, asset_dto, release_time, software_counts, software_dto, vulnerability_dto,
-};
+use super::convert::{VENDOR, asset_dto, release_time, software_dto, vulnerability_dto};
 use super::{need, software_not_found};
 use crate::auth::{Authorized, perm};
 use crate::dto::{
@@ -19,9 +17,10 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::fleet::{FleetService, FleetView};
 use crate::odata::{ODataQuery, Page};
 use kbgap_core::report::cve_count;
+use kbgap_service::queries::software_counts;
+use kbgap_service::{FleetService, FleetView};
 
 type Fleet = State<Option<Arc<FleetService>>>;
 

@@ -11,8 +11,9 @@ use kbgap_store::{ImportOutcome, Store};
 use serde::Serialize;
 
 use crate::cli::StatsFormat;
-use crate::context::{Context, parse_parallel};
+use crate::context::Context;
 use crate::output;
+use kbgap_service::catalog::parse_parallel;
 
 /// Imports files and folders. Every document is parsed before anything is stored, and all are
 /// stored in one transaction: one bad file leaves the stored catalog as it was.

@@ -9,7 +9,8 @@ use kbgap_core::{Device, OsVersion};
 use kbgap_inventory::{Inventory, OsOverrides};
 
 use crate::cli::ScanArgs;
-use crate::context::{Context, parse_parallel};
+use crate::context::Context;
+use kbgap_service::catalog::parse_parallel;
 
 /// How standard input is named in messages and CSV rows.
 pub const STDIN_NAME: &str = "<stdin>";

@@ -1,4 +1,4 @@
-//! The server's view of the fleet: every stored machine and its group's evaluation in memory.
+//! The fleet service: every stored machine and its group's evaluation in memory, and intake.
 //!
 //! Evaluating a machine is far costlier than answering from a cached evaluation, and machines
 //! share states, so the server keeps [`Fleet`] (machines grouped by state, each state evaluated
@@ -6,6 +6,7 @@
 //! is committed there before the in-memory view changes and before the client is answered, and
 //! the view is rebuilt from the store at every start.
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Mutex as SyncMutex;
@@ -16,11 +17,11 @@ use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
 use kbgap_core::engine::Exposure;
 use kbgap_core::engine::fleet::{Fleet, GroupIx};
+use kbgap_store::machines::name_key;
 use kbgap_store::{Store, StoreError, StoredMachine};
 use tokio::sync::oneshot;
 
-use crate::dto::JsonArray;
-use crate::error::ApiError;
+use crate::ServiceError;
 
 /// Machines and their evaluations, kept in step with the store.
 pub struct FleetService {
@@ -43,7 +44,7 @@ struct Queue {
 /// One request's reports and where to send what became of them.
 struct Pending {
     devices: Vec<Device>,
-    reply: oneshot::Sender<Result<Vec<StoredMachine>, ApiError>>,
+    reply: oneshot::Sender<Result<Vec<StoredMachine>, ServiceError>>,
 }
 
 /// The in-memory view: the fleet, the stored machines by id, and computer names to ids.
@@ -53,13 +54,16 @@ pub struct FleetView {
     pub fleet: Fleet,
     /// Stored machines by lowercase 40-hex id, ordered (so listings page deterministically).
     pub machines: BTreeMap<String, StoredMachine>,
-    /// Lowercase computer name → id, for `GET /api/machines/{name}`.
+    /// Computer name key ([`name_key`], the store's) → id, for lookups by name.
     names: HashMap<String, String>,
     /// Machine getmissingkbs answers already serialized, by (group, extended). Every machine of
     /// a group gets the same records, and they change only when the fleet's per-KB counts do
     /// (`machineMissedOn`), which empties this.
-    answers: SyncMutex<HashMap<(GroupIx, bool), Arc<JsonArray>>>,
+    answers: SyncMutex<HashMap<(GroupIx, bool), Answer>>,
 }
+
+/// A cached answer, of whatever type the adapter made it (the API keeps serialized JSON).
+type Answer = Arc<dyn Any + Send + Sync>;
 
 impl FleetView {
     /// What a stored machine's open CVEs risk, from its group's evaluation.
@@ -68,50 +72,81 @@ impl FleetView {
         self.fleet.group_of(&key).map(|g| *g.exposure(cat))
     }
 
-    /// A machine by id (any case) or computer name (case-insensitive).
+    /// A machine by id (any case) or computer name, compared as the store compares them
+    /// ([`name_key`]: trimmed, lower-cased in full Unicode).
     pub fn find(&self, id_or_name: &str) -> Option<&StoredMachine> {
-        let key = id_or_name.trim().to_ascii_lowercase();
-        self.machines
-            .get(&key)
-            .or_else(|| self.names.get(&key).and_then(|id| self.machines.get(id)))
+        let id = id_or_name.trim().to_ascii_lowercase();
+        self.machines.get(&id).or_else(|| {
+            (self.names.get(&name_key(id_or_name))).and_then(|id| self.machines.get(id))
+        })
     }
 
     /// The serialized answer of a group, made by `build` when not kept already.
-    pub fn answer(
+    pub fn answer<T: Send + Sync + 'static, E>(
         &self,
         group: GroupIx,
         extended: bool,
-        build: impl FnOnce() -> Result<JsonArray, ApiError>,
-    ) -> Result<Arc<JsonArray>, ApiError> {
+        build: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
         let key = (group, extended);
-        if let Some(a) = self.lock_answers().get(&key) {
-            return Ok(Arc::clone(a));
+        if let Some(a) = self.lock_answers().get(&key)
+            && let Ok(a) = Arc::clone(a).downcast::<T>()
+        {
+            return Ok(a);
         }
         // Built outside the lock: two requests may both build it, and both answers are equal.
         let answer = Arc::new(build()?);
-        self.lock_answers().insert(key, Arc::clone(&answer));
+        self.lock_answers()
+            .insert(key, Arc::clone(&answer) as Answer);
         Ok(answer)
     }
 
-    fn lock_answers(&self) -> std::sync::MutexGuard<'_, HashMap<(GroupIx, bool), Arc<JsonArray>>> {
+    fn lock_answers(&self) -> std::sync::MutexGuard<'_, HashMap<(GroupIx, bool), Answer>> {
         self.answers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Adds or updates a stored machine. The store gives each computer name to one machine:
+    /// when this one took its name from another (a new id for a known name, or a known id
+    /// reporting another machine's name), the store deleted that other one, and so does the view.
     fn insert(&mut self, catalog: &Catalog, machine: StoredMachine) {
         let id = machine.id.as_str().to_ascii_lowercase();
+        let key = name_key(&machine.device.computer_dns_name);
+        if let Some(holder) = self
+            .names
+            .get(&key)
+            .filter(|holder| **holder != id)
+            .cloned()
+        {
+            self.remove(&holder);
+        }
         let state = catalog.machine_state(&machine.device).state;
         if self.fleet.upsert(catalog, &id, state) {
             self.lock_answers().clear();
         }
         if let Some(old) = self.machines.get(&id) {
-            self.names
-                .remove(&old.device.computer_dns_name.to_ascii_lowercase());
+            self.names.remove(&name_key(&old.device.computer_dns_name));
         }
-        self.names.insert(
-            machine.device.computer_dns_name.to_ascii_lowercase(),
-            id.clone(),
-        );
+        self.names.insert(key, id.clone());
         self.machines.insert(id, machine);
+    }
+
+    /// Forgets a machine (by lowercase id); unknown ids are ignored.
+    pub fn remove(&mut self, id: &str) {
+        if let Some(old) = self.machines.remove(id) {
+            self.names.remove(&name_key(&old.device.computer_dns_name));
+            self.fleet.remove(id);
+            self.lock_answers().clear();
+        }
+    }
+
+    /// How many machines the view holds.
+    pub fn len(&self) -> usize {
+        self.machines.len()
+    }
+
+    /// Whether the view holds no machine.
+    pub fn is_empty(&self) -> bool {
+        self.machines.is_empty()
     }
 }
 
@@ -156,16 +191,16 @@ impl FleetService {
     }
 
     /// Runs `f` on the view on a blocking thread, never on an async worker: a long `$filter`
-    /// (bounded by [`crate::odata::FILTER_BUDGET`]) then cannot stall other requests, `/healthz`
+    /// (the API bounds filters by a cost budget) then cannot stall other requests, `/healthz`
     /// among them, whose tasks share the workers.
     pub async fn with_view<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&FleetView, &Catalog) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ServiceError> {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || f(&this.read(), &this.catalog))
             .await
-            .map_err(|e| ApiError::internal(format!("a fleet query task failed: {e}")))
+            .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
     }
 
     /// Runs `f` on the view right here when the read lock is free at once (the common case:
@@ -174,7 +209,7 @@ impl FleetService {
     pub async fn view<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&FleetView, &Catalog) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ServiceError> {
         if let Ok(guard) = self.inner.try_read() {
             return Ok(f(&guard, &self.catalog));
         }
@@ -186,11 +221,11 @@ impl FleetService {
     pub async fn with_view_mut<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut FleetView, &Catalog) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ServiceError> {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || f(&mut this.write(), &this.catalog))
             .await
-            .map_err(|e| ApiError::internal(format!("a fleet query task failed: {e}")))
+            .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
     }
 
     /// Writes the view (software projections are cached in the fleet, so they need this).
@@ -209,7 +244,7 @@ impl FleetService {
     pub async fn ingest(
         self: &Arc<Self>,
         devices: Vec<Device>,
-    ) -> Result<Vec<StoredMachine>, ApiError> {
+    ) -> Result<Vec<StoredMachine>, ServiceError> {
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut queue = self.lock_pending();
@@ -222,7 +257,7 @@ impl FleetService {
         }
         answer
             .await
-            .map_err(|_| ApiError::internal("an ingest batch ended without an answer"))?
+            .map_err(|_| ServiceError::Internal("an ingest batch ended without an answer".into()))?
     }
 
     /// Commits batches until the queue is empty, then ends (the next report starts another).
@@ -276,13 +311,13 @@ impl FleetService {
     async fn store_and_view(
         self: &Arc<Self>,
         devices: Vec<Device>,
-    ) -> Result<Vec<StoredMachine>, ApiError> {
+    ) -> Result<Vec<StoredMachine>, ServiceError> {
         let started = std::time::Instant::now();
         let stored = self
             .store
             .upsert_machines(devices, Utc::now())
             .await
-            .map_err(store_error)?;
+            .map_err(ServiceError::from)?;
         let committed = started.elapsed();
         // The write lock waits for readers; it is waited for on a blocking thread so the async
         // workers go on serving meanwhile.
@@ -295,7 +330,7 @@ impl FleetService {
             stored
         })
         .await
-        .map_err(|e| ApiError::internal(format!("updating the fleet view failed: {e}")))?;
+        .map_err(|e| ServiceError::Internal(format!("updating the fleet view failed: {e}")))?;
         tracing::debug!(
             reports = stored.len(),
             ?committed,
@@ -303,13 +338,5 @@ impl FleetService {
             "ingest batch"
         );
         Ok(stored)
-    }
-}
-
-/// A store failure as an answer: invalid reports are the client's fault, the rest is ours.
-pub fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Invalid(msg) => ApiError::invalid_input(msg),
-        other => ApiError::internal(other),
     }
 }

@@ -1,0 +1,25 @@
+//! kbgap's application layer, between the adapters (HTTP API, CLI, dashboard) and the pure
+//! engine in `kbgap-core`.
+//!
+//! Each adapter parses its input, calls one function here, and shapes the answer for its wire;
+//! none of them loads catalogs, commits reports or walks the fleet itself. So the API, the CLI
+//! and the dashboard cannot disagree: they ask the same questions of the same code.
+//!
+//! - [`catalog`]: the compiled catalog from a store (bundled documents and KEV imported on
+//!   first use, a sealed snapshot cached on disk).
+//! - [`FleetService`]: every stored machine and its group's evaluation in memory, kept in step
+//!   with the store by group-committed intake.
+//! - [`intake`]: inventory bytes (one report, NDJSON, files with hotfix lists) to devices.
+//! - [`queries`]: fleet questions answered as plain rows (deploy-first KBs, software counts).
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod catalog;
+mod error;
+mod fleet;
+pub mod intake;
+pub mod private;
+pub mod queries;
+
+pub use error::ServiceError;
+pub use fleet::{FleetService, FleetView};

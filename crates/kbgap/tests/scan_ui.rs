@@ -378,3 +378,30 @@ fn exploited_cves_are_counted_once_and_marked_first_under_their_kb() {
     let words = out.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(words.contains("[KEV] in CISA's Known Exploited Vulnerabilities catalog"));
 }
+
+#[test]
+fn the_summary_counts_each_open_cve_once() {
+    let o = kbgap(&["scan", "--format", "json", "--cves", &fixture(WIN7)]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entries = v["value"].as_array().unwrap();
+    let distinct: std::collections::BTreeSet<&str> = (entries.iter())
+        .flat_map(|e| {
+            e["cves"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+        })
+        .collect();
+    let summed: i64 = entries
+        .iter()
+        .map(|e| e["openCvesClosed"].as_i64().unwrap())
+        .sum();
+    assert!(
+        summed > distinct.len() as i64,
+        "some CVE is closed by two KBs here"
+    );
+    let out = at_width(120, &["scan", &fixture(WIN7)]);
+    let want = format!("closing {} open CVEs", distinct.len());
+    assert!(out.contains(&want), "{want} not in {out}");
+}

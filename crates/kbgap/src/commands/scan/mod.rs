@@ -36,6 +36,9 @@ pub struct ScanResult {
     /// How many KBs were missing before the filters.
     #[serde(skip)]
     pub unfiltered: usize,
+    /// Distinct open CVEs the KBs shown close together (a CVE two of them close counts once).
+    #[serde(skip)]
+    pub closing: usize,
     /// The filters applied.
     #[serde(skip)]
     pub filter: Filter,
@@ -118,6 +121,12 @@ fn scan_one(cat: &Catalog, args: &ScanArgs, source: String, mut device: Device) 
         exploited_only: args.exploited_only,
     };
     value.retain(|e| filter.keeps(e));
+    let shown: std::collections::HashSet<&str> = value.iter().map(|e| e.id.as_str()).collect();
+    let closed: Vec<kbgap_core::catalog::VulnIx> = (ev.missing.iter())
+        .filter(|m| shown.contains(cat.kb(m.kb).id.to_string().as_str()))
+        .flat_map(|m| m.closes.iter().copied())
+        .collect();
+    let closing = kbgap_core::report::cve_count(cat, &closed);
     let default = match args.format {
         Format::Table => SortOrder::Priority,
         Format::Json | Format::Csv => SortOrder::Release,
@@ -134,6 +143,7 @@ fn scan_one(cat: &Catalog, args: &ScanArgs, source: String, mut device: Device) 
         value,
         source,
         unfiltered,
+        closing,
         filter,
         all: args.all,
     }

@@ -85,14 +85,13 @@ fn heading(r: &ScanResult, look: Look) -> String {
     out
 }
 
-/// "PC-01: 3 KBs to install, closing 412 open CVEs, 12 exploited". Exploited CVEs are counted
-/// once however many KBs close them; CVEs closed are summed over the KBs, as before.
+/// "PC-01: 3 KBs to install, closing 412 open CVEs, 12 exploited". CVEs are counted once however
+/// many of the KBs shown close them.
 pub fn summary(r: &ScanResult) -> String {
     let name = &r.device.computer_dns_name;
     let exploited: BTreeSet<&str> = (r.value.iter())
         .flat_map(|e| e.exploited_cves.iter().map(String::as_str))
         .collect();
-    let closing: i64 = r.value.iter().map(|e| e.open_cves_closed).sum();
     let what = if r.all { "not satisfied" } else { "to install" };
     let shown = count(r.value.len(), "KB");
     let filter = if r.filter.active() {
@@ -105,7 +104,7 @@ pub fn summary(r: &ScanResult) -> String {
     }
     format!(
         "{name}: {shown} {what}{filter}, closing {}, {} exploited",
-        count(closing.max(0) as usize, "open CVE"),
+        count(r.closing, "open CVE"),
         exploited.len()
     )
 }

@@ -53,15 +53,19 @@ impl Context {
             .with_context(|| format!("creating the data dir {}", self.data_dir.display()))?;
         let store: Arc<dyn Store> = match &self.store_url {
             StoreUrl::Sqlite(path) => {
-                let created = !path.exists();
+                // SQLite gives its -wal and -shm files the database file's mode, so a new
+                // database starts as an empty private file before SQLite writes anything.
+                match std::fs::File::create_new(path) {
+                    Ok(_) => private::restrict_file(path)
+                        .with_context(|| format!("making {} private", path.display()))?,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("creating {}", path.display()));
+                    }
+                }
                 let store = kbgap_store_sqlite::SqliteStore::open(path)
                     .await
                     .with_context(|| format!("opening the SQLite store {}", path.display()))?;
-                // SQLite gives its -wal and -shm files the database file's mode.
-                if created {
-                    private::restrict_file(path)
-                        .with_context(|| format!("making {} private", path.display()))?;
-                }
                 Arc::new(store)
             }
             StoreUrl::Postgres(url) => Arc::new(

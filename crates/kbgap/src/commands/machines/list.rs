@@ -91,7 +91,12 @@ pub async fn run(ctx: &Context, format: ListFormat, which: Which) -> Result<()> 
             if !shown.is_empty() {
                 write!(out, "{}", table(&shown, term::width(), term::colour()))?;
             }
-            writeln!(out, "{}", summary(&all, &shown, which, now))?;
+            let width = term::width();
+            write!(
+                out,
+                "{}",
+                term::indented(&summary(&all, &shown, which, now), width, 0, 4)
+            )?;
         }
         ListFormat::Json => {
             let value: Vec<Json<'_>> = shown.iter().map(Json::from).collect();
@@ -111,8 +116,7 @@ pub fn table(rows: &[Listed<'_>], width: usize, colour: bool) -> String {
         return full.render(width, colour);
     }
     let mut out = grid(rows, Some(SHORT_ID)).render(width, colour);
-    let note = "ids shortened to fit; --format json or csv gives them whole, and `machines \
-                delete` takes a computer name too";
+    let note = "ids shortened to fit: --format json gives them whole; delete takes names too";
     out.push_str(&term::indented(note, width, 0, 4));
     out
 }

@@ -46,7 +46,11 @@ pub async fn delete(ctx: &Context, names: &[String]) -> Result<()> {
     let ids: Vec<MachineId> = found.iter().map(|m| m.id.clone()).collect();
     let n = (store.delete_machines(&ids).await).context("nothing was deleted")?;
     print_machines(&found, Utc::now());
-    println!("{} deleted from {}", count(n, "machine"), store.describe());
+    say(&format!(
+        "{} deleted from {}",
+        count(n, "machine"),
+        store.describe()
+    ));
     Ok(())
 }
 
@@ -71,10 +75,10 @@ pub async fn purge(ctx: &Context, age: &Age, dry_run: bool, force: bool) -> Resu
     let since = cut.format("%Y-%m-%d %H:%M UTC");
     if dry_run {
         print_machines(&candidates, now);
-        println!(
+        say(&format!(
             "{} not seen since {since} would be deleted (dry run: nothing was deleted)",
             count(candidates.len(), "machine")
-        );
+        ));
         return Ok(());
     }
     let ids = store
@@ -82,11 +86,11 @@ pub async fn purge(ctx: &Context, age: &Age, dry_run: bool, force: bool) -> Resu
         .await
         .context("nothing was deleted")?;
     print_machines(&purged(candidates, &ids), now);
-    println!(
+    say(&format!(
         "{} not seen since {since} deleted from {}",
         count(ids.len(), "machine"),
         store.describe()
-    );
+    ));
     Ok(())
 }
 
@@ -127,6 +131,11 @@ fn print_machines(machines: &[StoredMachine], now: DateTime<Utc>) {
     let mut rows: Vec<Listed<'_>> = machines.iter().map(|m| Listed::new(m, now)).collect();
     rows.sort_by_cached_key(|l| l.machine.device.computer_dns_name.to_lowercase());
     print!("{}", table(&rows, term::width(), term::colour()));
+}
+
+/// A summary line, wrapped to the table's width.
+fn say(text: &str) {
+    print!("{}", term::indented(text, term::width(), 0, 4));
 }
 
 /// `"a"`, `"a" and "b"`, `"a", "b" and "c"`.

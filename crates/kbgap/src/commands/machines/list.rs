@@ -100,7 +100,7 @@ pub async fn run(ctx: &Context, format: ListFormat, which: Which) -> Result<()> 
         }
         ListFormat::Json => {
             let value: Vec<Json<'_>> = shown.iter().map(Json::from).collect();
-            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "value": value }))?;
+            serde_json::to_writer_pretty(&mut out, &Page { value })?;
             writeln!(out)?;
         }
         ListFormat::Csv => write_csv(&mut out, &shown)?,
@@ -187,6 +187,12 @@ pub fn summary(
             count(shown.len(), "inactive machine")
         ),
     }
+}
+
+/// The JSON answer, shaped like Defender's `GET /api/machines` collection.
+#[derive(Debug, Serialize)]
+struct Page<'a> {
+    value: Vec<Json<'a>>,
 }
 
 /// One machine in JSON, with Defender's field names (`healthStatus`: `Active` or `Inactive`).

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use kbgap_core::{Device, MachineId};
+use kbgap_store::lifecycle;
 use kbgap_store::machines::{self, ExistingMachine, Lookup, MachineRow};
 use kbgap_store::{StoreError, StoredMachine, codec};
 use sqlx::postgres::PgRow;
@@ -187,4 +188,67 @@ pub(crate) async fn delete(pool: &PgPool, id: &MachineId) -> Result<(), StoreErr
         return Err(StoreError::NotFound(format!("machine {id}")));
     }
     Ok(())
+}
+
+/// Starts a transaction holding the machines lock: a delete must not interleave with an upsert
+/// that has read a machine and is about to write it back.
+async fn locked(
+    pool: &PgPool,
+    context: &str,
+) -> Result<Transaction<'static, Postgres>, StoreError> {
+    let mut tx = pool.begin().await.map_err(|e| db(context, e))?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MACHINES_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db(context, e))?;
+    Ok(tx)
+}
+
+/// Deletes these machines in one transaction, or none of them (see
+/// [`kbgap_store::Store::delete_machines`]).
+pub(crate) async fn delete_many(pool: &PgPool, ids: &[MachineId]) -> Result<usize, StoreError> {
+    let context = "deleting machines";
+    let wanted = lifecycle::distinct_ids(ids);
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    let raw: Vec<&str> = wanted.iter().map(MachineId::as_str).collect();
+    let mut tx = locked(pool, context).await?;
+    let rows: Vec<String> =
+        sqlx::query_scalar("DELETE FROM machines WHERE id = ANY($1) RETURNING id")
+            .bind(&raw)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| db(context, e))?;
+    let deleted = parse_ids(&rows)?;
+    if let Some(err) = lifecycle::missing(&wanted, &deleted) {
+        tx.rollback().await.map_err(|e| db(context, e))?;
+        return Err(err);
+    }
+    tx.commit().await.map_err(|e| db(context, e))?;
+    Ok(deleted.len())
+}
+
+/// Deletes every machine last seen before `not_seen_since`, in one transaction.
+pub(crate) async fn purge(
+    pool: &PgPool,
+    not_seen_since: DateTime<Utc>,
+) -> Result<Vec<MachineId>, StoreError> {
+    let context = "purging machines";
+    let mut tx = locked(pool, context).await?;
+    let rows: Vec<String> =
+        sqlx::query_scalar("DELETE FROM machines WHERE last_seen < $1 RETURNING id")
+            .bind(machines::store_time(not_seen_since))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| db(context, e))?;
+    let mut ids = parse_ids(&rows)?;
+    tx.commit().await.map_err(|e| db(context, e))?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+fn parse_ids(raw: &[String]) -> Result<Vec<MachineId>, StoreError> {
+    raw.iter().map(|id| machines::stored_id(id)).collect()
 }

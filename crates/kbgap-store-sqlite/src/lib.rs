@@ -177,4 +177,17 @@ impl Store for SqliteStore {
     async fn delete_machine(&self, id: &MachineId) -> Result<(), StoreError> {
         machines::delete(&self.pool, id).await
     }
+
+    #[tracing::instrument(skip_all, fields(machines = ids.len()))]
+    async fn delete_machines(&self, ids: &[MachineId]) -> Result<usize, StoreError> {
+        machines::delete_many(&self.pool, ids).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%not_seen_since))]
+    async fn purge_machines(
+        &self,
+        not_seen_since: DateTime<Utc>,
+    ) -> Result<Vec<MachineId>, StoreError> {
+        machines::purge(&self.pool, not_seen_since).await
+    }
 }

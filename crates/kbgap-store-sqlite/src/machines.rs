@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use kbgap_core::{Device, MachineId};
+use kbgap_store::lifecycle;
 use kbgap_store::machines::{self, ExistingMachine, Lookup, MachineRow};
 use kbgap_store::{StoreError, StoredMachine, codec};
 use sqlx::sqlite::SqliteRow;
@@ -203,4 +204,67 @@ pub(crate) async fn delete(pool: &SqlitePool, id: &MachineId) -> Result<(), Stor
         return Err(StoreError::NotFound(format!("machine {id}")));
     }
     Ok(())
+}
+
+/// Deletes these machines in one write transaction, or none of them (see
+/// [`kbgap_store::Store::delete_machines`]).
+pub(crate) async fn delete_many(pool: &SqlitePool, ids: &[MachineId]) -> Result<usize, StoreError> {
+    let context = "deleting machines";
+    let wanted = lifecycle::distinct_ids(ids);
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    let json: Vec<&str> = wanted.iter().map(MachineId::as_str).collect();
+    let json = serde_json::to_string(&json).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| db(context, e))?;
+    let deleted = deleted_ids(
+        sqlx::query(
+            "DELETE FROM machines WHERE id IN (SELECT value FROM json_each(?1)) RETURNING id",
+        )
+        .bind(json)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| db(context, e))?,
+    )?;
+    if let Some(err) = lifecycle::missing(&wanted, &deleted) {
+        tx.rollback().await.map_err(|e| db(context, e))?;
+        return Err(err);
+    }
+    tx.commit().await.map_err(|e| db(context, e))?;
+    Ok(deleted.len())
+}
+
+/// Deletes every machine last seen before `not_seen_since`, in one write transaction.
+pub(crate) async fn purge(
+    pool: &SqlitePool,
+    not_seen_since: DateTime<Utc>,
+) -> Result<Vec<MachineId>, StoreError> {
+    let context = "purging machines";
+    // Text order is time order for stored timestamps (see `format_time`), so the index serves.
+    let cut = format_time(machines::store_time(not_seen_since));
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| db(context, e))?;
+    let rows = sqlx::query("DELETE FROM machines WHERE last_seen < ?1 RETURNING id")
+        .bind(cut)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| db(context, e))?;
+    let mut ids = deleted_ids(rows)?;
+    tx.commit().await.map_err(|e| db(context, e))?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+fn deleted_ids(rows: Vec<SqliteRow>) -> Result<Vec<MachineId>, StoreError> {
+    (rows.iter())
+        .map(|row| {
+            let id: String = row.try_get("id").map_err(|e| db("deleting machines", e))?;
+            machines::stored_id(&id)
+        })
+        .collect()
 }

@@ -4,7 +4,8 @@
 //! This crate holds what every backend shares — the [`Store`] trait, [`StoreError`], the stored
 //! shapes ([`StoredMachine`], [`ImportOutcome`]), the URL that chooses a backend ([`StoreUrl`]),
 //! the document payload codec and the *pure* decisions that give both backends the same
-//! semantics (which document revision wins, which stored machine a report updates). It depends on
+//! semantics (which document revision wins, which stored machine a report updates, when a
+//! machine is inactive). It depends on
 //! no database driver: `kbgap-store-sqlite` and `kbgap-store-postgres` depend on it, never the
 //! reverse, so the binary picks a backend by URL scheme and holds an `Arc<dyn Store>`.
 //!
@@ -16,6 +17,7 @@ pub mod codec;
 mod error;
 pub mod import;
 pub mod kev;
+pub mod lifecycle;
 pub mod machines;
 mod model;
 mod store;

@@ -75,6 +75,20 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes one machine; [`StoreError::NotFound`] when there is none with this id.
     async fn delete_machine(&self, id: &MachineId) -> Result<(), StoreError>;
 
+    /// Deletes these machines in one transaction and says how many were deleted (an id given
+    /// twice counts once). All or nothing: when any id names no machine, nothing is deleted and
+    /// the error is [`StoreError::NotFound`] naming every missing id, so a typo in a list never
+    /// leaves half a fleet retired. An empty list deletes nothing and succeeds.
+    async fn delete_machines(&self, ids: &[MachineId]) -> Result<usize, StoreError>;
+
+    /// Deletes, in one transaction, every machine last seen strictly before `not_seen_since`,
+    /// and gives back their ids, ordered. With [`crate::lifecycle::inactive_before`] as the
+    /// cut-off it deletes exactly the machines [`crate::lifecycle::activity`] calls inactive.
+    async fn purge_machines(
+        &self,
+        not_seen_since: DateTime<Utc>,
+    ) -> Result<Vec<MachineId>, StoreError>;
+
     /// Stores one report: [`Store::upsert_machines`] with a batch of one.
     async fn upsert_machine(
         &self,

@@ -58,7 +58,7 @@ pub enum Command {
     Kb(KbArgs),
     /// Print a bearer token signed by this kbgap's own issuer.
     Token(TokenArgs),
-    /// Load machine inventories into the store.
+    /// Load machine inventories into the store, list machines, and retire them.
     #[command(subcommand)]
     Machines(MachinesCommand),
 }
@@ -308,4 +308,80 @@ pub enum MachinesCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// List the stored machines: id, computer name, OS build, when last seen, status.
+    ///
+    /// Like Defender for Endpoint, a machine not seen for more than 30 days is inactive: it is
+    /// left out by default (and out of fleet counts), and listed with --inactive or --all.
+    /// Status is active, inactive or end of support (an OS MSRC covers no more).
+    List {
+        /// Output format. The table fits the terminal's width (`COLUMNS`, else 80, when not a
+        /// terminal; ids are shortened when they do not fit). JSON is `{"value": [...]}` with
+        /// Defender's field names (`healthStatus`: Active or Inactive); CSV has the same fields.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Only inactive machines: not seen for more than 30 days.
+        #[arg(long, conflicts_with = "all")]
+        inactive: bool,
+        /// Active and inactive machines.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete machines by id (40 hex digits) or computer name (any case).
+    ///
+    /// All or nothing: when any is unknown, nothing is deleted and the command fails (exit 2)
+    /// naming it. Prints what was deleted. A machine that reports again comes back.
+    Delete {
+        /// Machine ids or computer names.
+        #[arg(required = true, value_name = "ID|NAME")]
+        machines: Vec<String>,
+    },
+    /// Delete every machine not seen for a while, and print them.
+    ///
+    /// An age under 30 days (Defender's inactivity window) would delete active machines, so it
+    /// is refused without --force: a typo must not wipe a fleet.
+    Purge {
+        /// How long unseen: a whole number and a unit, `90d` (days), `12w` (weeks) or `2160h`
+        /// (hours).
+        #[arg(long, value_name = "DURATION", value_parser = crate::commands::machines::age::parse)]
+        older_than: crate::commands::machines::age::Age,
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow an age under 30 days.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Formats for `machines list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns for people.
+    Table,
+    /// JSON: `{"value": [machine, …]}`.
+    Json,
+    /// Comma-separated values, one row per machine.
+    Csv,
+}
+
+/// Which machines `machines list` shows, by Defender's 30-day rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Seen within 30 days (the default).
+    Active,
+    /// Not seen for more than 30 days.
+    Inactive,
+    /// Both.
+    All,
+}
+
+impl Which {
+    /// From `--inactive` and `--all` (which clap keeps apart).
+    pub fn from_flags(inactive: bool, all: bool) -> Self {
+        match (inactive, all) {
+            (_, true) => Self::All,
+            (true, false) => Self::Inactive,
+            (false, false) => Self::Active,
+        }
+    }
 }

@@ -58,6 +58,22 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Machines(MachinesCommand::Import { files }) => {
             commands::machines::import(&ctx, files).await?
         }
+        Command::Machines(MachinesCommand::List {
+            format,
+            inactive,
+            all,
+        }) => {
+            let which = cli::Which::from_flags(*inactive, *all);
+            commands::machines::list::run(&ctx, *format, which).await?
+        }
+        Command::Machines(MachinesCommand::Delete { machines }) => {
+            commands::machines::remove::delete(&ctx, machines).await?
+        }
+        Command::Machines(MachinesCommand::Purge {
+            older_than,
+            dry_run,
+            force,
+        }) => commands::machines::remove::purge(&ctx, older_than, *dry_run, *force).await?,
     }
     Ok(0)
 }

@@ -23,6 +23,7 @@ pub async fn store_story(store: Arc<dyn Store>) {
     catalog_story(s).await;
     kev_story(s).await;
     machine_story(s).await;
+    super::lifecycle::lifecycle_story(s).await;
 }
 
 /// The KEV catalog: none at first; the newest release stays; a replacement bumps the generation.
@@ -288,7 +289,7 @@ async fn catalog_story(s: &dyn Store) {
     assert_eq!(s.catalog_infos().await.unwrap().len(), 4);
 }
 
-fn windows(name: &str, build: u32) -> Device {
+pub(super) fn windows(name: &str, build: u32) -> Device {
     Device {
         computer_dns_name: name.into(),
         os_name: Some("Microsoft Windows 10 Enterprise".into()),

@@ -1,4 +1,9 @@
-//! `kbgap machines import FILE…`: load a fleet into the store.
+//! `kbgap machines …`: load a fleet into the store (`import`), see it (`list`) and retire
+//! machines (`delete`, `purge`).
+
+pub mod age;
+pub mod list;
+pub mod remove;
 
 use std::path::PathBuf;
 

@@ -61,6 +61,15 @@ pub fn pairs(items: &[(&str, String)]) -> String {
         .collect()
 }
 
+/// Counts as English: `1 KB`, `2 KBs`, `0 CVEs`, `1 machine`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A progress bar on stderr, hidden when stderr is not a terminal or output is quiet.
 pub fn progress(len: u64, message: &str, quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
@@ -79,6 +88,14 @@ pub fn progress(len: u64, message: &str, quiet: bool) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(count(1, "KB"), "1 KB");
+        assert_eq!(count(2, "KB"), "2 KBs");
+        assert_eq!(count(0, "CVE"), "0 CVEs");
+        assert_eq!(count(1, "machine"), "1 machine");
+    }
 
     #[test]
     fn tables_align_columns() {

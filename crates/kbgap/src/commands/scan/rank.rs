@@ -52,23 +52,4 @@ pub fn by_priority(a: &MissingKbEntry, b: &MissingKbEntry) -> Ordering {
         .then(b.open_cves_closed.cmp(&a.open_cves_closed))
 }
 
-/// Counts as English: `1 KB`, `2 KBs`, `0 CVEs`.
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_read_as_english() {
-        assert_eq!(count(1, "KB"), "1 KB");
-        assert_eq!(count(2, "KB"), "2 KBs");
-        assert_eq!(count(0, "CVE"), "0 CVEs");
-    }
-}
+pub use crate::output::count;

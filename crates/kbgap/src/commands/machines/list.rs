@@ -1,0 +1,359 @@
+//! `kbgap machines list`: the stored machines with when each was last seen and whether it still
+//! counts (Defender's 30-day rule, [`kbgap_store::lifecycle::activity`]). The table is also what
+//! `delete` and `purge` print, so every command shows machines the same way.
+
+use std::io::Write;
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use kbgap_store::StoredMachine;
+use kbgap_store::lifecycle::{Activity, INACTIVE_AFTER, activity};
+use serde::Serialize;
+
+use crate::cli::{ListFormat, Which};
+use crate::context::Context;
+use crate::output::count;
+use crate::output::grid::{Cell, Column, Grid};
+use crate::output::term::{self, Style};
+
+/// Shortened ids keep this many hex digits (as `git log --oneline` does): enough to tell a
+/// fleet's machines apart by eye, not to type (`delete` takes the name or the whole id).
+const SHORT_ID: usize = 10;
+/// The name column is given at least this much before ids are shortened to make room.
+const MIN_NAME: usize = 12;
+
+/// A stored machine as listed at one instant.
+#[derive(Debug)]
+pub struct Listed<'a> {
+    /// The machine.
+    pub machine: &'a StoredMachine,
+    /// Active or inactive at `now`.
+    pub activity: Activity,
+    /// Whole days since it was last seen (0 for a clock ahead).
+    pub days: i64,
+}
+
+impl<'a> Listed<'a> {
+    /// `machine` as seen at `now`.
+    pub fn new(machine: &'a StoredMachine, now: DateTime<Utc>) -> Self {
+        Self {
+            machine,
+            activity: activity(machine.last_seen, now),
+            days: (now - machine.last_seen).num_days().max(0),
+        }
+    }
+
+    /// `active`, `inactive`, `end of support`, or `inactive, end of support`.
+    fn status(&self) -> &'static str {
+        let eos = self.machine.device.end_of_support.is_some();
+        match (self.activity, eos) {
+            (Activity::Active, false) => "active",
+            (Activity::Active, true) => "end of support",
+            (Activity::Inactive, false) => "inactive",
+            (Activity::Inactive, true) => "inactive, end of support",
+        }
+    }
+
+    /// `10.0.19045.5371`, `10.0.19045` when the UBR is unknown.
+    fn build(&self) -> String {
+        let d = &self.machine.device;
+        match (d.os_version, d.ubr) {
+            (Some(v), Some(u)) => format!("{v}.{u}"),
+            (Some(v), None) => v.to_string(),
+            (None, _) => "unknown".into(),
+        }
+    }
+}
+
+/// Machines of `all` that `which` selects at `now`, ordered by computer name.
+pub fn select<'a>(all: &'a [StoredMachine], which: Which, now: DateTime<Utc>) -> Vec<Listed<'a>> {
+    let mut out: Vec<Listed<'a>> = (all.iter())
+        .map(|m| Listed::new(m, now))
+        .filter(|l| match which {
+            Which::Active => l.activity == Activity::Active,
+            Which::Inactive => l.activity == Activity::Inactive,
+            Which::All => true,
+        })
+        .collect();
+    out.sort_by_cached_key(|l| l.machine.device.computer_dns_name.to_lowercase());
+    out
+}
+
+/// Lists the machines `which` selects in `format`.
+pub async fn run(ctx: &Context, format: ListFormat, which: Which) -> Result<()> {
+    let store = ctx.open_store().await?;
+    let all = store.machines().await.context("reading machines")?;
+    let now = Utc::now();
+    let shown = select(&all, which, now);
+    let mut out = std::io::stdout().lock();
+    match format {
+        ListFormat::Table => {
+            if !shown.is_empty() {
+                write!(out, "{}", table(&shown, term::width(), term::colour()))?;
+            }
+            let width = term::width();
+            write!(
+                out,
+                "{}",
+                term::indented(&summary(&all, &shown, which, now), width, 0, 4)
+            )?;
+        }
+        ListFormat::Json => {
+            let value: Vec<Json<'_>> = shown.iter().map(Json::from).collect();
+            serde_json::to_writer_pretty(&mut out, &Page { value })?;
+            writeln!(out)?;
+        }
+        ListFormat::Csv => write_csv(&mut out, &shown)?,
+    }
+    Ok(())
+}
+
+/// The machines as a grid no wider than `width`: whole ids when they fit beside a readable
+/// name, else shortened, with a line saying so.
+pub fn table(rows: &[Listed<'_>], width: usize, colour: bool) -> String {
+    let full = grid(rows, None);
+    if full.fixed_width() + MIN_NAME <= width {
+        return full.render(width, colour);
+    }
+    let mut out = grid(rows, Some(SHORT_ID)).render(width, colour);
+    let note = "ids shortened to fit: --format json gives them whole; delete takes names too";
+    out.push_str(&term::indented(note, width, 0, 4));
+    out
+}
+
+fn grid(rows: &[Listed<'_>], short: Option<usize>) -> Grid {
+    let mut g = Grid::new(vec![
+        Column::fixed("ID"),
+        Column::flex("COMPUTER"),
+        Column::fixed("OS BUILD"),
+        Column::fixed("LAST SEEN"),
+        Column::number("DAYS"),
+        Column::capped("STATUS", "end of support".len()),
+    ]);
+    for l in rows {
+        let id = l.machine.id.as_str();
+        let id = match short {
+            Some(n) if id.len() > n => format!("{}…", &id[..n]),
+            _ => id.to_owned(),
+        };
+        let style = match l.activity {
+            Activity::Active => Style::Plain,
+            Activity::Inactive => Style::Dim,
+        };
+        let status = match (l.activity, l.machine.device.end_of_support.is_some()) {
+            (_, true) => Style::Warn,
+            (Activity::Inactive, false) => Style::Dim,
+            (Activity::Active, false) => Style::Plain,
+        };
+        g.row(vec![
+            Cell::new(id, style),
+            Cell::new(l.machine.device.computer_dns_name.clone(), Style::Bold),
+            Cell::new(l.build(), style),
+            Cell::new(l.machine.last_seen.format("%Y-%m-%d").to_string(), style),
+            Cell::new(l.days.to_string(), style),
+            Cell::new(l.status(), status),
+        ]);
+    }
+    g
+}
+
+/// What was shown and what was left out: `2 active machines; 1 inactive not shown (…)`.
+pub fn summary(
+    all: &[StoredMachine],
+    shown: &[Listed<'_>],
+    which: Which,
+    now: DateTime<Utc>,
+) -> String {
+    if all.is_empty() {
+        return "no machines stored; `kbgap machines import` adds them".into();
+    }
+    let inactive = (all.iter())
+        .filter(|m| activity(m.last_seen, now) == Activity::Inactive)
+        .count();
+    let active = all.len() - inactive;
+    let days = INACTIVE_AFTER.num_days();
+    match which {
+        Which::All => format!(
+            "{}: {active} active, {inactive} inactive (not seen for over {days} days)",
+            count(shown.len(), "machine")
+        ),
+        Which::Active if inactive == 0 => count(shown.len(), "active machine"),
+        Which::Active => format!(
+            "{}; {inactive} inactive not shown (not seen for over {days} days: --inactive or --all lists them)",
+            count(shown.len(), "active machine")
+        ),
+        Which::Inactive => format!(
+            "{} (not seen for over {days} days); {active} active not shown",
+            count(shown.len(), "inactive machine")
+        ),
+    }
+}
+
+/// The JSON answer, shaped like Defender's `GET /api/machines` collection.
+#[derive(Debug, Serialize)]
+struct Page<'a> {
+    value: Vec<Json<'a>>,
+}
+
+/// One machine in JSON, with Defender's field names (`healthStatus`: `Active` or `Inactive`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Json<'a> {
+    id: &'a str,
+    computer_dns_name: &'a str,
+    os_version: Option<String>,
+    os_build: Option<u32>,
+    ubr: Option<u32>,
+    first_seen: String,
+    last_seen: String,
+    last_seen_days: i64,
+    health_status: &'static str,
+    end_of_support: Option<&'a str>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl<'a> From<&Listed<'a>> for Json<'a> {
+    fn from(l: &Listed<'a>) -> Self {
+        let (m, d) = (l.machine, &l.machine.device);
+        Self {
+            id: m.id.as_str(),
+            computer_dns_name: &d.computer_dns_name,
+            os_version: d.os_version.map(|v| v.to_string()),
+            os_build: d.os_version.map(|v| v.build),
+            ubr: d.ubr,
+            first_seen: rfc3339(m.first_seen),
+            last_seen: rfc3339(m.last_seen),
+            last_seen_days: l.days,
+            health_status: l.activity.health_status(),
+            end_of_support: d.end_of_support.as_deref(),
+        }
+    }
+}
+
+/// CSV with the JSON's fields, in the same order.
+fn write_csv(out: &mut impl Write, rows: &[Listed<'_>]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "id",
+        "computerDnsName",
+        "osVersion",
+        "osBuild",
+        "ubr",
+        "firstSeen",
+        "lastSeen",
+        "lastSeenDays",
+        "healthStatus",
+        "endOfSupport",
+    ])?;
+    let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+    for l in rows {
+        let j = Json::from(l);
+        w.write_record([
+            j.id,
+            j.computer_dns_name,
+            j.os_version.as_deref().unwrap_or(""),
+            &opt(j.os_build),
+            &opt(j.ubr),
+            &j.first_seen,
+            &j.last_seen,
+            &j.last_seen_days.to_string(),
+            j.health_status,
+            j.end_of_support.unwrap_or(""),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use kbgap_core::Device;
+    use kbgap_core::machine::OsVersion;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_000, 0).unwrap()
+    }
+
+    fn machine(name: &str, days: i64, eos: bool) -> StoredMachine {
+        let id = kbgap_store::machines::derived_id(name);
+        StoredMachine {
+            device: Device {
+                id: Some(id.clone()),
+                computer_dns_name: name.into(),
+                os_version: Some(OsVersion {
+                    major: 10,
+                    minor: 0,
+                    build: 19045,
+                }),
+                ubr: Some(5371),
+                end_of_support: eos.then(|| "Windows 10 is out of support".into()),
+                ..Device::default()
+            },
+            id,
+            first_seen: now() - TimeDelta::days(days),
+            last_seen: now() - TimeDelta::days(days),
+        }
+    }
+
+    fn fleet() -> Vec<StoredMachine> {
+        vec![
+            machine("ws-old", 40, false),
+            machine("PC-01", 1, false),
+            machine("srv-eos", 3, true),
+        ]
+    }
+
+    #[test]
+    fn the_default_hides_inactive_machines_and_says_so() {
+        let all = fleet();
+        let shown = select(&all, Which::Active, now());
+        let names: Vec<&str> = (shown.iter())
+            .map(|l| l.machine.device.computer_dns_name.as_str())
+            .collect();
+        assert_eq!(names, ["PC-01", "srv-eos"]);
+        let s = summary(&all, &shown, Which::Active, now());
+        assert!(
+            s.starts_with("2 active machines; 1 inactive not shown"),
+            "{s}"
+        );
+        let inactive = select(&all, Which::Inactive, now());
+        assert_eq!(inactive.len(), 1);
+        assert!(
+            summary(&all, &inactive, Which::Inactive, now()).starts_with("1 inactive machine ")
+        );
+        assert_eq!(select(&all, Which::All, now()).len(), 3);
+    }
+
+    #[test]
+    fn the_table_fits_80_columns_with_short_ids() {
+        let all = fleet();
+        let out = table(&select(&all, Which::All, now()), 80, false);
+        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+        assert!(out.contains("ids shortened"), "{out}");
+        assert!(out.contains("inactive"), "{out}");
+        assert!(out.contains("end of support"), "{out}");
+        assert!(out.contains("10.0.19045.5371"), "{out}");
+        let wide = table(&select(&all, Which::All, now()), 140, false);
+        assert!(
+            wide.contains(all[0].id.as_str()),
+            "whole ids when they fit: {wide}"
+        );
+        assert!(!wide.contains("shortened"), "{wide}");
+    }
+
+    #[test]
+    fn json_carries_defenders_health_status() {
+        let all = fleet();
+        let rows = select(&all, Which::All, now());
+        let j = serde_json::to_value(Json::from(&rows[2])).unwrap();
+        assert_eq!(j["computerDnsName"], "ws-old");
+        assert_eq!(j["healthStatus"], "Inactive");
+        assert_eq!(j["lastSeenDays"], 40);
+    }
+}

@@ -140,6 +140,15 @@ mod tests {
             "EntityType/Machine",
             r#"Property [("Name", "servicingNote"), ("Type", "Edm.String")]"#,
         ),
+        // Sent by the live service (the 2023 capture) though its `$metadata` omits them.
+        (
+            "EntityType/Machine",
+            r#"Property [("Name", "osVersion"), ("Type", "Edm.String")]"#,
+        ),
+        (
+            "EntityType/Machine",
+            r#"Property [("Name", "defenderAvStatus"), ("Type", "Edm.String")]"#,
+        ),
     ];
 
     #[test]

@@ -17,6 +17,7 @@ mod error;
 pub mod import;
 pub mod kev;
 pub mod machines;
+mod sync_lock;
 mod model;
 mod store;
 #[cfg(feature = "testing")]
@@ -26,4 +27,5 @@ mod url;
 pub use error::StoreError;
 pub use model::{ImportOutcome, StoredMachine};
 pub use store::Store;
+pub use sync_lock::SyncLock;
 pub use url::{DEFAULT_SQLITE_FILE, StoreUrl, redact_url};

@@ -21,11 +21,29 @@ fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
 
-/// `kbgap catalog import FILE` on `data`'s store, as another process.
-fn import(data: &Path, file: &str) {
+/// A data dir and the store the test runs on: its SQLite file, or a PostgreSQL database.
+struct Target {
+    dir: tempfile::TempDir,
+    db: Option<String>,
+}
+
+impl Target {
+    /// `--db URL` for PostgreSQL, nothing for the data dir's SQLite file.
+    fn db_args(&self) -> Vec<&str> {
+        self.db.as_deref().map_or(vec![], |u| vec!["--db", u])
+    }
+
+    fn data(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// `kbgap catalog import FILE` on the target's store, as another process.
+fn import(t: &Target, file: &str) {
     let o = Command::new(env!("CARGO_BIN_EXE_kbgap"))
         .arg("--data-dir")
-        .arg(data)
+        .arg(t.data())
+        .args(t.db_args())
         .args(["--quiet", "catalog", "import"])
         .arg(repo(file))
         .env_remove("KBGAP_DB")
@@ -34,11 +52,21 @@ fn import(data: &Path, file: &str) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-/// A data dir whose store holds only January 2026's document.
-fn january_only() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    import(dir.path(), "data/msrc-cvrf/2026-Jan.xml.zst");
-    dir
+/// A target whose store holds only January 2026's document.
+fn january_only(db: Option<String>) -> Target {
+    let t = Target {
+        dir: tempfile::tempdir().unwrap(),
+        db,
+    };
+    import(&t, "data/msrc-cvrf/2026-Jan.xml.zst");
+    t
+}
+
+/// `serve --catalog-poll 1` on the target.
+fn serve(t: &Target) -> Server {
+    let mut args = t.db_args();
+    args.extend(["--catalog-poll", "1"]);
+    Server::start_with(t.data(), &args)
 }
 
 async fn post_machine(client: &reqwest::Client, base: &str, tok: &str) -> String {
@@ -99,10 +127,37 @@ fn hammer(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn another_process_import_is_served_within_the_poll_interval_without_failures() {
-    let dir = january_only();
-    let server = Server::start_with(dir.path(), &["--catalog-poll", "1"]);
+    reload_story(None).await;
+}
+
+/// The same on PostgreSQL; skipped (and passing) when `KBGAP_TEST_DATABASE_URL` is unset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_process_import_is_served_within_the_poll_interval_on_postgres() {
+    let Some(scratch) = scratch_database().await else {
+        return;
+    };
+    let story = tokio::spawn(reload_story(Some(scratch.url().to_owned()))).await;
+    scratch.drop_database().await.unwrap();
+    if let Err(e) = story {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn scratch_database() -> Option<kbgap_store_postgres::ScratchDatabase> {
+    let Ok(base) = std::env::var("KBGAP_TEST_DATABASE_URL") else {
+        eprintln!("skipped: KBGAP_TEST_DATABASE_URL is unset (see .ci/start-postgres.sh)");
+        return None;
+    };
+    Some(kbgap_store_postgres::ScratchDatabase::create(&base).await.unwrap())
+}
+
+/// January served, February imported by another process, February served within the poll
+/// interval, and no request failing meanwhile.
+async fn reload_story(db: Option<String>) {
+    let t = january_only(db);
+    let server = serve(&t);
     let base = server.base.clone();
-    let tok = token(dir.path(), "Machine.ReadWrite.All,Machine.Read.All,Software.Read.All");
+    let tok = token(t.data(), "Machine.ReadWrite.All,Machine.Read.All,Software.Read.All");
     let client = reqwest::Client::new();
     let id = post_machine(&client, &base, &tok).await;
     let url = format!("{base}/api/machines/{id}/getmissingkbs");
@@ -114,10 +169,12 @@ async fn another_process_import_is_served_within_the_poll_interval_without_failu
     let hammers: Vec<_> = (0..4)
         .map(|_| hammer(client.clone(), urls.clone(), tok.clone(), Arc::clone(&stop)))
         .collect();
-    let data = dir.path().to_owned();
-    tokio::task::spawn_blocking(move || import(&data, "data/msrc-cvrf/2026-Feb.xml.zst"))
-        .await
-        .unwrap();
+    let t = tokio::task::spawn_blocking(move || {
+        import(&t, "data/msrc-cvrf/2026-Feb.xml.zst");
+        t
+    })
+    .await
+    .unwrap();
     let imported = Instant::now();
     let kbs = loop {
         let kbs = missing(&client, &url, &tok).await;
@@ -149,12 +206,14 @@ async fn another_process_import_is_served_within_the_poll_interval_without_failu
     assert!(done > 50, "the hammer ran: {done}");
     assert_eq!(reloads.len(), 1, "one reload logged");
     assert!(seen_after < Duration::from_secs(10));
+    drop(server);
+    drop(t);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn healthz_reports_an_old_catalog_as_stale_and_serve_warns_at_start() {
-    let dir = january_only();
-    let server = Server::start_with(dir.path(), &["--catalog-poll", "1"]);
+    let t = january_only(None);
+    let server = serve(&t);
     let client = reqwest::Client::new();
     let r = client
         .get(format!("{}/healthz", server.base))
@@ -177,4 +236,33 @@ async fn healthz_reports_an_old_catalog_as_stale_and_serve_warns_at_start() {
             && log.contains("run `kbgap catalog sync` to update it"),
         "{log}"
     );
+}
+
+/// Of two servers on one PostgreSQL database only one holds the sync lock; it is free again
+/// once the holder lets go.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_one_server_holds_the_sync_lock_on_postgres() {
+    use kbgap_store::Store;
+    let Some(scratch) = scratch_database().await else {
+        return;
+    };
+    let a = kbgap_store_postgres::PgStore::connect(scratch.url()).await.unwrap();
+    let b = kbgap_store_postgres::PgStore::connect(scratch.url()).await.unwrap();
+    let held = a.try_sync_lock().await.unwrap();
+    assert!(held.is_some(), "a free lock is granted");
+    assert!(b.try_sync_lock().await.unwrap().is_none(), "a held lock is not");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let again = loop {
+        match b.try_sync_lock().await.unwrap() {
+            Some(l) => break Some(l),
+            None if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            None => break None,
+        }
+    };
+    assert!(again.is_some(), "released when the holder drops its guard");
+    drop(again);
+    a.close().await;
+    b.close().await;
+    scratch.drop_database().await.unwrap();
 }

@@ -276,7 +276,7 @@ impl FleetService {
             f(&view, &cat)
         })
         .await
-            .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
+        .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
     }
 
     /// Runs `f` on the view right here when the read lock is free at once (the common case:
@@ -306,7 +306,7 @@ impl FleetService {
             f(&mut view, &cat)
         })
         .await
-            .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
+        .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
     }
 
     /// Writes the view (software projections are cached in the fleet, so they need this).

@@ -204,3 +204,18 @@ async fn round(
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_the_interval() {
+        let day = Duration::from_secs(86_400);
+        let delays: Vec<u64> = (0..6).map(|f| next_delay(day, f).as_secs()).collect();
+        assert_eq!(delays, [86_400, 60, 120, 240, 480, 960]);
+        assert_eq!(next_delay(day, 40), day, "capped by the interval");
+        let short = Duration::from_secs(90);
+        assert_eq!(next_delay(short, 3), short);
+    }
+}

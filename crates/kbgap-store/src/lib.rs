@@ -17,9 +17,9 @@ mod error;
 pub mod import;
 pub mod kev;
 pub mod machines;
-mod sync_lock;
 mod model;
 mod store;
+mod sync_lock;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod url;

@@ -18,7 +18,9 @@ const JANUARY_CU: &str = "5073724";
 const FEBRUARY_CU: &str = "5075912";
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 /// A data dir and the store the test runs on: its SQLite file, or a PostgreSQL database.
@@ -103,11 +105,7 @@ fn hammer(
     urls: Vec<String>,
     tok: String,
     stop: Arc<AtomicBool>,
-) -> (
-    tokio::task::JoinHandle<()>,
-    Arc<AtomicU64>,
-    Arc<AtomicU64>,
-) {
+) -> (tokio::task::JoinHandle<()>, Arc<AtomicU64>, Arc<AtomicU64>) {
     let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let (d, f) = (Arc::clone(&done), Arc::clone(&failed));
     let task = tokio::spawn(async move {
@@ -148,7 +146,11 @@ async fn scratch_database() -> Option<kbgap_store_postgres::ScratchDatabase> {
         eprintln!("skipped: KBGAP_TEST_DATABASE_URL is unset (see .ci/start-postgres.sh)");
         return None;
     };
-    Some(kbgap_store_postgres::ScratchDatabase::create(&base).await.unwrap())
+    Some(
+        kbgap_store_postgres::ScratchDatabase::create(&base)
+            .await
+            .unwrap(),
+    )
 }
 
 /// January served, February imported by another process, February served within the poll
@@ -157,7 +159,10 @@ async fn reload_story(db: Option<String>) {
     let t = january_only(db);
     let server = serve(&t);
     let base = server.base.clone();
-    let tok = token(t.data(), "Machine.ReadWrite.All,Machine.Read.All,Software.Read.All");
+    let tok = token(
+        t.data(),
+        "Machine.ReadWrite.All,Machine.Read.All,Software.Read.All",
+    );
     let client = reqwest::Client::new();
     let id = post_machine(&client, &base, &tok).await;
     let url = format!("{base}/api/machines/{id}/getmissingkbs");
@@ -165,7 +170,11 @@ async fn reload_story(db: Option<String>) {
     assert!(kbs.iter().any(|k| k == JANUARY_CU), "{kbs:?}");
 
     let stop = Arc::new(AtomicBool::new(false));
-    let urls = vec![url.clone(), format!("{base}/healthz"), format!("{base}/api/machines")];
+    let urls = vec![
+        url.clone(),
+        format!("{base}/healthz"),
+        format!("{base}/api/machines"),
+    ];
     let hammers: Vec<_> = (0..4)
         .map(|_| hammer(client.clone(), urls.clone(), tok.clone(), Arc::clone(&stop)))
         .collect();
@@ -246,17 +255,26 @@ async fn only_one_server_holds_the_sync_lock_on_postgres() {
     let Some(scratch) = scratch_database().await else {
         return;
     };
-    let a = kbgap_store_postgres::PgStore::connect(scratch.url()).await.unwrap();
-    let b = kbgap_store_postgres::PgStore::connect(scratch.url()).await.unwrap();
+    let a = kbgap_store_postgres::PgStore::connect(scratch.url())
+        .await
+        .unwrap();
+    let b = kbgap_store_postgres::PgStore::connect(scratch.url())
+        .await
+        .unwrap();
     let held = a.try_sync_lock().await.unwrap();
     assert!(held.is_some(), "a free lock is granted");
-    assert!(b.try_sync_lock().await.unwrap().is_none(), "a held lock is not");
+    assert!(
+        b.try_sync_lock().await.unwrap().is_none(),
+        "a held lock is not"
+    );
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(5);
     let again = loop {
         match b.try_sync_lock().await.unwrap() {
             Some(l) => break Some(l),
-            None if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            None if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
             None => break None,
         }
     };
@@ -265,4 +283,134 @@ async fn only_one_server_holds_the_sync_lock_on_postgres() {
     a.close().await;
     b.close().await;
     scratch.drop_database().await.unwrap();
+}
+
+/// An MSRC API and KEV feed stand-in on 127.0.0.1: the updates index lists 2026-Feb, whose
+/// document is served from `data/` (zstd, as the sync accepts), and the bundled KEV file.
+fn msrc_stand_in() -> String {
+    use axum::Router;
+    use axum::http::header;
+    use axum::routing::get;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let doc = std::fs::read(repo("data/msrc-cvrf/2026-Feb.xml.zst")).unwrap();
+    let kev = zstd::decode_all(
+        &std::fs::read(repo(
+            "data/cisa-kev/known_exploited_vulnerabilities.json.zst",
+        ))
+        .unwrap()[..],
+    )
+    .unwrap();
+    let index = format!(
+        r#"{{"value":[{{"ID":"2026-Feb","CurrentReleaseDate":"2026-02-10T08:00:00Z","CvrfUrl":"http://{addr}/cvrf/v3.0/cvrf/2026-Feb"}}]}}"#
+    );
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let json = || [(header::CONTENT_TYPE, "application/json")];
+            let app = Router::new()
+                .route(
+                    "/cvrf/v3.0/updates",
+                    get(move || async move { (json(), index) }),
+                )
+                .route("/cvrf/v3.0/cvrf/2026-Feb", get(move || async move { doc }))
+                .route("/kev.json", get(move || async move { (json(), kev) }));
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{addr}")
+}
+
+/// Waits up to `secs` for a log line containing `needle`.
+async fn log_line(server: &Server, needle: &str, secs: u64) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        let found = (server.log.lock().unwrap().iter())
+            .find(|l| l.contains(needle))
+            .cloned();
+        if found.is_some() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduled_sync_fetches_new_documents_and_the_server_serves_them() {
+    let t = january_only(None);
+    let base = msrc_stand_in();
+    let kev = format!("{base}/kev.json");
+    let args = [
+        "--catalog-poll",
+        "1",
+        "--sync-interval",
+        "1h",
+        "--msrc-url",
+        &base,
+        "--kev-url",
+        &kev,
+    ];
+    let server = Server::start_with(t.data(), &args);
+    let tok = token(
+        t.data(),
+        "Machine.ReadWrite.All,Machine.Read.All,Software.Read.All",
+    );
+    let client = reqwest::Client::new();
+    let id = post_machine(&client, &server.base, &tok).await;
+    let url = format!("{}/api/machines/{id}/getmissingkbs", server.base);
+    let synced = log_line(
+        &server,
+        "MSRC sync: 1 documents read, 1 changed the catalog",
+        15,
+    )
+    .await;
+    assert!(synced.is_some(), "{:?}", server.log.lock().unwrap());
+    let reloaded = log_line(
+        &server,
+        "catalog reloaded: 2 documents, newest 2026-Feb",
+        10,
+    )
+    .await;
+    assert!(reloaded.is_some(), "{:?}", server.log.lock().unwrap());
+    let kbs = missing(&client, &url, &tok).await;
+    assert!(kbs.iter().any(|k| k == FEBRUARY_CU), "{kbs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offline_scheduled_sync_logs_once_when_it_retries_and_keeps_serving() {
+    let t = january_only(None);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let kev = format!("{base}/kev.json");
+    let args = [
+        "--sync-interval",
+        "24h",
+        "--msrc-url",
+        &base,
+        "--kev-url",
+        &kev,
+    ];
+    let server = Server::start_with(t.data(), &args);
+    let line = log_line(&server, "scheduled catalog sync failed", 10).await;
+    let line = line.unwrap_or_else(|| panic!("{:?}", server.log.lock().unwrap()));
+    assert!(
+        line.contains("next attempt at") && line.contains("(in 60s)"),
+        "{line}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let failures = (server.log.lock().unwrap().iter())
+        .filter(|l| l.contains("scheduled catalog sync failed"))
+        .count();
+    assert_eq!(failures, 1, "one line per failed round");
+    let r = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use kbgap_core::DocumentInfo;
 use kbgap_core::catalog::Catalog;
-use kbgap_store::kev::KevOutcome;
 use kbgap_service::sync::{MsrcOutcome, SyncSources};
 use kbgap_store::ImportOutcome;
+use kbgap_store::kev::KevOutcome;
 use serde::Serialize;
 
 use crate::cli::StatsFormat;
@@ -145,14 +145,17 @@ pub async fn sync(ctx: &Context, base_url: &str, kev_url: &str) -> Result<()> {
         kev_url: kev_url.to_owned(),
     };
     let bar = output::progress(0, "downloading", ctx.quiet);
-    let report = kbgap_service::sync::sync_once(store.as_ref(), &client, &sources, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })
-    .await;
+    let report =
+        kbgap_service::sync::sync_once(store.as_ref(), &client, &sources, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await;
     bar.finish_and_clear();
     match &report.msrc {
-        Ok(MsrcOutcome::UpToDate(n)) => println!("the MSRC documents are up to date ({n} documents)"),
+        Ok(MsrcOutcome::UpToDate(n)) => {
+            println!("the MSRC documents are up to date ({n} documents)")
+        }
         Ok(MsrcOutcome::Imported(outcomes)) => report_outcomes(outcomes),
         Err(_) => {}
     }

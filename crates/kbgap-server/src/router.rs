@@ -129,7 +129,7 @@ async fn healthz(State(state): State<AppState>) -> ApiJson<Health> {
         kev: None,
     };
     if let Some(fleet) = &state.fleet
-        && let Ok((catalog, kev)) = fleet.view(|view, cat| catalog_health(view, cat)).await
+        && let Ok((catalog, kev)) = fleet.view(catalog_health).await
     {
         health.catalog = Some(catalog);
         health.kev = kev;

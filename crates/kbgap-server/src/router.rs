@@ -21,6 +21,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use kbgap_service::freshness::{CatalogAge, KevAge};
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower::util::MapRequestLayer;
@@ -89,14 +90,70 @@ async fn deadline(State(timeout): State<Duration>, req: Request, next: Next) -> 
     }
 }
 
+/// `/healthz`'s body. Without a fleet (foundation-only servers) it is `{"status":"ok"}`.
 #[derive(serde::Serialize)]
 struct Health {
     status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catalog: Option<CatalogHealth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kev: Option<KevHealth>,
 }
 
-/// `GET /healthz`: no authentication, for load balancers and orchestrators.
-async fn healthz() -> ApiJson<Health> {
-    ApiJson(Health { status: "ok" })
+/// The served catalog: size, newest document, age, and the store generation it was loaded at.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CatalogHealth {
+    documents: usize,
+    newest: Option<String>,
+    age_days: Option<i64>,
+    /// Past 60 days (`kbgap_service::freshness::STALE_AFTER_DAYS`): answers miss updates.
+    stale: bool,
+    generation: i64,
+}
+
+/// The KEV catalog applied to the served catalog.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KevHealth {
+    version: String,
+    age_days: Option<i64>,
+}
+
+/// `GET /healthz`: no authentication, for load balancers and orchestrators. Always 200 while the
+/// server answers: a stale catalog is worth a look, not a restart (which would not fix it).
+async fn healthz(State(state): State<AppState>) -> ApiJson<Health> {
+    let mut health = Health {
+        status: "ok",
+        catalog: None,
+        kev: None,
+    };
+    if let Some(fleet) = &state.fleet
+        && let Ok((catalog, kev)) = fleet.view(catalog_health).await
+    {
+        health.catalog = Some(catalog);
+        health.kev = kev;
+    }
+    ApiJson(health)
+}
+
+fn catalog_health(
+    view: &kbgap_service::FleetView,
+    cat: &kbgap_core::catalog::Catalog,
+) -> (CatalogHealth, Option<KevHealth>) {
+    let age = CatalogAge::of(cat);
+    let catalog = CatalogHealth {
+        documents: age.documents,
+        newest: age.newest,
+        age_days: age.age_days,
+        stale: age.stale,
+        generation: view.generation(),
+    };
+    let kev = KevAge::of(cat).map(|k| KevHealth {
+        version: k.version,
+        age_days: k.age_days,
+    });
+    (catalog, kev)
 }
 
 fn shown_path(uri: &OriginalUri) -> String {

@@ -26,7 +26,6 @@ use crate::ServiceError;
 /// Machines and their evaluations, kept in step with the store.
 pub struct FleetService {
     store: Arc<dyn Store>,
-    catalog: Arc<Catalog>,
     inner: RwLock<FleetView>,
     /// Reports waiting for the next commit (group commit: see [`FleetService::ingest`]).
     pending: SyncMutex<Queue>,
@@ -47,9 +46,14 @@ struct Pending {
     reply: oneshot::Sender<Result<Vec<StoredMachine>, ServiceError>>,
 }
 
-/// The in-memory view: the fleet, the stored machines by id, and computer names to ids.
-#[derive(Default)]
+/// The in-memory view: the catalog it was evaluated with, the fleet, the stored machines by id,
+/// and computer names to ids. The catalog lives inside the view, under the same lock, so a
+/// reader never pairs one catalog's indexes with another catalog's evaluations.
 pub struct FleetView {
+    /// The compiled catalog every evaluation of this view was made with.
+    catalog: Arc<Catalog>,
+    /// The store's catalog generation `catalog` was loaded at (see [`Store::catalog_generation`]).
+    generation: i64,
     /// Machines grouped by state, with per-KB counts.
     pub fleet: Fleet,
     /// Stored machines by lowercase 40-hex id, ordered (so listings page deterministically).
@@ -66,6 +70,28 @@ pub struct FleetView {
 type Answer = Arc<dyn Any + Send + Sync>;
 
 impl FleetView {
+    /// An empty view over `catalog`, loaded at the store's catalog `generation`.
+    fn new(catalog: Arc<Catalog>, generation: i64) -> Self {
+        Self {
+            catalog,
+            generation,
+            fleet: Fleet::default(),
+            machines: BTreeMap::new(),
+            names: HashMap::new(),
+            answers: SyncMutex::default(),
+        }
+    }
+
+    /// The catalog this view's evaluations were made with.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The store's catalog generation the view's catalog was loaded at.
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
     /// What a stored machine's open CVEs risk, from its group's evaluation.
     pub fn exposure(&self, cat: &Catalog, machine: &StoredMachine) -> Option<Exposure> {
         let key = machine.id.as_str().to_ascii_lowercase();
@@ -159,24 +185,70 @@ impl fmt::Debug for FleetService {
 }
 
 impl FleetService {
-    /// Loads every stored machine and evaluates each distinct state once.
+    /// Loads every stored machine and evaluates each distinct state once. The catalog's
+    /// generation is read first, so a catalog change racing this load is noticed by the next
+    /// poll rather than missed.
     pub async fn load(store: Arc<dyn Store>, catalog: Arc<Catalog>) -> Result<Self, StoreError> {
+        Self::load_at(store, catalog, None).await
+    }
+
+    /// [`FleetService::load`] for a catalog known to be of store generation `generation`.
+    pub async fn load_at(
+        store: Arc<dyn Store>,
+        catalog: Arc<Catalog>,
+        generation: Option<i64>,
+    ) -> Result<Self, StoreError> {
+        let generation = match generation {
+            Some(g) => g,
+            None => store.catalog_generation().await?,
+        };
         let machines = store.machines().await?;
-        let mut view = FleetView::default();
+        let mut view = FleetView::new(Arc::clone(&catalog), generation);
         for m in machines {
             view.insert(&catalog, m);
         }
         Ok(Self {
             store,
-            catalog,
             inner: RwLock::new(view),
             pending: SyncMutex::new(Queue::default()),
         })
     }
 
-    /// The compiled catalog the evaluations were made with.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The compiled catalog the current evaluations were made with. A caller keeps the `Arc`
+    /// it got for as long as it needs: a reload swaps in another without touching this one.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.read().catalog)
+    }
+
+    /// The store's catalog generation the current catalog was loaded at.
+    pub fn generation(&self) -> i64 {
+        self.read().generation
+    }
+
+    /// Swaps in a newly loaded catalog and re-evaluates every machine with it, all under the
+    /// write lock: no reader sees the new catalog with old evaluations or the reverse, and
+    /// ingest (which also takes the write lock) waits rather than interleaving. Machines are
+    /// re-inserted rather than [`Fleet::recompute`]d, because a machine's state holds the
+    /// old catalog's product indexes. Runs on a blocking thread. Gives back how many machines
+    /// were re-evaluated.
+    pub async fn swap_catalog(
+        self: &Arc<Self>,
+        catalog: Arc<Catalog>,
+        generation: i64,
+    ) -> Result<usize, ServiceError> {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut view = this.write();
+            let machines = std::mem::take(&mut view.machines);
+            let mut fresh = FleetView::new(Arc::clone(&catalog), generation);
+            for m in machines.into_values() {
+                fresh.insert(&catalog, m);
+            }
+            *view = fresh;
+            view.len()
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("re-evaluating the fleet failed: {e}")))
     }
 
     /// The store behind the view.
@@ -198,9 +270,13 @@ impl FleetService {
         f: impl FnOnce(&FleetView, &Catalog) -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
         let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || f(&this.read(), &this.catalog))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
+        tokio::task::spawn_blocking(move || {
+            let view = this.read();
+            let cat = Arc::clone(&view.catalog);
+            f(&view, &cat)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
     }
 
     /// Runs `f` on the view right here when the read lock is free at once (the common case:
@@ -211,7 +287,8 @@ impl FleetService {
         f: impl FnOnce(&FleetView, &Catalog) -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
         if let Ok(guard) = self.inner.try_read() {
-            return Ok(f(&guard, &self.catalog));
+            let cat = Arc::clone(&guard.catalog);
+            return Ok(f(&guard, &cat));
         }
         self.with_view(f).await
     }
@@ -223,9 +300,13 @@ impl FleetService {
         f: impl FnOnce(&mut FleetView, &Catalog) -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
         let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || f(&mut this.write(), &this.catalog))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
+        tokio::task::spawn_blocking(move || {
+            let mut view = this.write();
+            let cat = Arc::clone(&view.catalog);
+            f(&mut view, &cat)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
     }
 
     /// Writes the view (software projections are cached in the fleet, so they need this).
@@ -324,8 +405,9 @@ impl FleetService {
         let this = Arc::clone(self);
         let stored = tokio::task::spawn_blocking(move || {
             let mut view = this.write();
+            let cat = Arc::clone(&view.catalog);
             for m in &stored {
-                view.insert(&this.catalog, m.clone());
+                view.insert(&cat, m.clone());
             }
             stored
         })

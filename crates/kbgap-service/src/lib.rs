@@ -11,15 +11,21 @@
 //!   with the store by group-committed intake.
 //! - [`intake`]: inventory bytes (one report, NDJSON, files with hotfix lists) to devices.
 //! - [`queries`]: fleet questions answered as plain rows (deploy-first KBs, software counts).
+//! - [`reload`]: a running server follows catalog changes made by other processes.
+//! - [`sync`]: `catalog sync` (MSRC and KEV), once or on a schedule with backoff.
+//! - [`freshness`]: how old the catalog and KEV are (stale past 60 days).
 #![warn(missing_docs)]
 
 pub mod cache;
 pub mod catalog;
 mod error;
 mod fleet;
+pub mod freshness;
 pub mod intake;
 pub mod private;
 pub mod queries;
+pub mod reload;
+pub mod sync;
 
 pub use error::ServiceError;
 pub use fleet::{FleetService, FleetView};

@@ -173,4 +173,33 @@ impl Store for PgStore {
     ) -> Result<Vec<MachineId>, StoreError> {
         machines::purge(&self.pool, not_seen_since).await
     }
+
+    /// A session-level advisory lock on a connection taken out of the pool for as long as the
+    /// guard lives. The guard closes that connection rather than returning it: the session
+    /// ends and PostgreSQL releases the lock, even if the holder panicked mid-sync.
+    #[tracing::instrument(skip_all)]
+    async fn try_sync_lock(&self) -> Result<Option<kbgap_store::SyncLock>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(|e| db("sync lock", e))?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(SYNC_LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| db("sync lock", e))?;
+        Ok(got.then(|| kbgap_store::SyncLock::new(ClosedOnDrop(Some(conn)))))
+    }
+}
+
+/// The advisory lock key of the catalog sync (`kbgapsyn` as bytes), one per database.
+const SYNC_LOCK_KEY: i64 = 0x6b62_6761_7073_796e;
+
+/// A pooled connection closed, not returned, when dropped: it ends its session and with it
+/// every session-level advisory lock it holds.
+struct ClosedOnDrop(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+impl Drop for ClosedOnDrop {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach());
+        }
+    }
 }

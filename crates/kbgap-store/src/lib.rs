@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod machines;
 mod model;
 mod store;
+mod sync_lock;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod url;
@@ -28,4 +29,5 @@ mod url;
 pub use error::StoreError;
 pub use model::{ImportOutcome, StoredMachine};
 pub use store::Store;
+pub use sync_lock::SyncLock;
 pub use url::{DEFAULT_SQLITE_FILE, StoreUrl, redact_url};

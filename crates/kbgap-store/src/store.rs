@@ -100,4 +100,11 @@ pub trait Store: Send + Sync + 'static {
             .pop()
             .ok_or_else(|| StoreError::Backend("upsert of one machine returned nothing".into()))
     }
+
+    // ----- catalog sync -----
+
+    /// Takes the catalog sync lock when no other process holds it (`None` when one does), so
+    /// that of several servers on one database only one runs a scheduled sync at a time. The
+    /// lock lasts as long as the returned guard.
+    async fn try_sync_lock(&self) -> Result<Option<crate::SyncLock>, StoreError>;
 }

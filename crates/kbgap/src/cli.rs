@@ -273,6 +273,53 @@ pub struct ServeArgs {
     #[arg(long, env = "KBGAP_MAX_CONNECTIONS", default_value_t = 512, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
+    /// Seconds between checks of the stored catalog's generation: a `catalog import` or `sync`
+    /// by another process is loaded and swapped in without a restart.
+    #[arg(long, env = "KBGAP_CATALOG_POLL", default_value_t = 10, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub catalog_poll: u64,
+    /// How often `serve` runs `catalog sync` itself (MSRC and KEV): `24h`, `90m`, `3600s`,
+    /// `2d`; `0` or `off` disables it. Failures retry with exponential backoff.
+    #[arg(long, env = "KBGAP_SYNC_INTERVAL", default_value = "24h", value_name = "DURATION",
+          value_parser = parse_interval)]
+    pub sync_interval: SyncInterval,
+    /// MSRC API base URL for the scheduled sync.
+    #[arg(long, default_value = kbgap_catalog::sync::DEFAULT_BASE, env = "KBGAP_MSRC_URL")]
+    pub msrc_url: String,
+    /// CISA KEV feed URL for the scheduled sync.
+    #[arg(long, default_value = kbgap_catalog::kev::DEFAULT_URL, env = "KBGAP_KEV_URL")]
+    pub kev_url: String,
+}
+
+/// `serve --sync-interval`: how often to sync, or never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncInterval(pub Option<std::time::Duration>);
+
+/// `24h`, `90m`, `30s`, `2d` or a bare number of seconds; `0` and `off` mean never.
+fn parse_interval(s: &str) -> Result<SyncInterval, String> {
+    parse_duration(s).map(SyncInterval)
+}
+
+fn parse_duration(s: &str) -> Result<Option<std::time::Duration>, String> {
+    let s = s.trim().to_ascii_lowercase();
+    if s == "off" || s == "never" {
+        return Ok(None);
+    }
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s.as_str(), "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 24h, 90m, 30s or off"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{s}`: the unit must be s, m, h or d")),
+    };
+    Ok((n > 0).then(|| std::time::Duration::from_secs(n.saturating_mul(unit_secs))))
 }
 
 /// `kbgap token`

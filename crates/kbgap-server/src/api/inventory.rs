@@ -37,29 +37,35 @@ pub async fn post_inventory(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("ndjson"));
+    // Reports are read with the catalog of this moment; answers are shaped with the view's own
+    // catalog, which a reload may have swapped meanwhile.
     let cat = fleet.catalog();
     if ndjson {
-        let devices = read_ndjson(&body, "request body", Some(cat))?;
+        let devices = read_ndjson(&body, "request body", Some(&*cat))?;
         let devices = check_binding(auth.principal.machine.clone(), devices, &fleet).await?;
         let stored = fleet.ingest(devices).await?;
         let view = fleet.read();
         let items: Vec<_> = (stored.iter())
-            .map(|m| machine_dto(m, view.exposure(cat, m).as_ref()))
+            .map(|m| machine_dto(m, view.exposure(view.catalog(), m).as_ref()))
             .collect();
         drop(view);
         let total = items.len();
         let page = Page::from_parts(items, total, 0, 0);
         return Ok(query.collection(context::MACHINES, page).into_response());
     }
-    let device = read_report(&body, "request body", Format::Auto, Some(cat))?;
+    let device = read_report(&body, "request body", Format::Auto, Some(&*cat))?;
     let devices = check_binding(auth.principal.machine.clone(), vec![device], &fleet).await?;
     let stored = fleet.ingest(devices).await?;
     let Some(machine) = stored.first() else {
         return Err(ApiError::internal("the store returned no machine"));
     };
+    let exposure = {
+        let view = fleet.read();
+        view.exposure(view.catalog(), machine)
+    };
     Ok(ODataEntity {
         context: query.base().metadata_context(context::MACHINE_ENTITY),
-        entity: machine_dto(machine, fleet.read().exposure(cat, machine).as_ref()),
+        entity: machine_dto(machine, exposure.as_ref()),
     }
     .into_response())
 }

@@ -1,13 +1,13 @@
 //! `kbgap catalog import|sync|stats`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use kbgap_core::DocumentInfo;
 use kbgap_core::catalog::Catalog;
+use kbgap_service::sync::{MsrcOutcome, SyncSources};
+use kbgap_store::ImportOutcome;
 use kbgap_store::kev::KevOutcome;
-use kbgap_store::{ImportOutcome, Store};
 use serde::Serialize;
 
 use crate::cli::StatsFormat;
@@ -134,73 +134,42 @@ fn kept_newer(stored: &DocumentInfo, offered: &DocumentInfo) -> String {
     )
 }
 
-/// Brings the store up to date from the MSRC API and CISA's KEV feed. Each source is all or
-/// nothing, and one failing does not stop the other; the command fails if either did.
+/// Brings the store up to date from the MSRC API and CISA's KEV feed
+/// ([`kbgap_service::sync`]). Each source is all or nothing, and one failing does not stop the
+/// other; the command fails if either did.
 pub async fn sync(ctx: &Context, base_url: &str, kev_url: &str) -> Result<()> {
     let store = ctx.open_store().await?;
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("kbgap/", env!("CARGO_PKG_VERSION")))
-        .timeout(std::time::Duration::from_secs(120))
-        .build()?;
-    let msrc = sync_msrc(ctx, store.as_ref(), &client, base_url).await;
-    let kev = sync_kev(store.as_ref(), &client, kev_url).await;
-    match (msrc, kev) {
-        (Ok(()), Ok(())) => Ok(()),
-        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+    let client = kbgap_service::sync::client()?;
+    let sources = SyncSources {
+        msrc_url: base_url.to_owned(),
+        kev_url: kev_url.to_owned(),
+    };
+    let bar = output::progress(0, "downloading", ctx.quiet);
+    let report =
+        kbgap_service::sync::sync_once(store.as_ref(), &client, &sources, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await;
+    bar.finish_and_clear();
+    match &report.msrc {
+        Ok(MsrcOutcome::UpToDate(n)) => {
+            println!("the MSRC documents are up to date ({n} documents)")
+        }
+        Ok(MsrcOutcome::Imported(outcomes)) => report_outcomes(outcomes),
+        Err(_) => {}
+    }
+    if let Ok((kev, outcome)) = &report.kev {
+        println!("{}", kev_line(kev, outcome));
+    }
+    match (report.msrc, report.kev) {
+        (Ok(_), Ok(_)) => Ok(()),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e.into()),
         (Err(m), Err(k)) => {
-            eprintln!("error: {k:#}");
-            Err(m)
+            eprintln!("error: {k}");
+            Err(m.into())
         }
     }
-}
-
-/// Fetches CISA's KEV feed and stores it when it is a later release.
-async fn sync_kev(store: &dyn Store, client: &reqwest::Client, url: &str) -> Result<()> {
-    let kev = kbgap_catalog::kev::fetch(client, url)
-        .await
-        .context("KEV sync failed; the stored KEV catalog is unchanged")?;
-    let outcome = store
-        .put_kev(&kev)
-        .await
-        .context("KEV sync failed; the stored KEV catalog is unchanged")?;
-    println!("{}", kev_line(&kev, &outcome));
-    Ok(())
-}
-
-/// Fetches every MSRC document newer than the stored one; all or nothing.
-async fn sync_msrc(
-    ctx: &Context,
-    store: &dyn Store,
-    client: &reqwest::Client,
-    base_url: &str,
-) -> Result<()> {
-    let stored: HashMap<String, String> = store
-        .catalog_infos()
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i.current_release))
-        .collect();
-    let bar = output::progress(0, "downloading", ctx.quiet);
-    let docs = kbgap_catalog::sync::fetch_newer(client, base_url, &stored, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })
-    .await
-    .context("MSRC sync failed; the stored documents are unchanged")?;
-    bar.finish_and_clear();
-    if docs.is_empty() {
-        println!(
-            "the MSRC documents are up to date ({} documents)",
-            stored.len()
-        );
-        return Ok(());
-    }
-    let outcomes = store
-        .import_documents(docs)
-        .await
-        .context("MSRC sync failed; the stored documents are unchanged")?;
-    report_outcomes(&outcomes);
-    Ok(())
 }
 
 /// What `catalog stats --format json` prints.
@@ -265,11 +234,7 @@ impl Stats {
     }
 }
 
-/// Days since a `YYYY-MM-DDTHH:MM:SS` date.
-pub fn age_days(date: &str) -> Option<i64> {
-    let d = chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%dT%H:%M:%S").ok()?;
-    Some((chrono::Utc::now().naive_utc() - d).num_days())
-}
+pub use kbgap_service::freshness::{age_days, staleness_warning};
 
 pub async fn stats(ctx: &Context, format: StatsFormat) -> Result<()> {
     let store = ctx.open_store().await?;
@@ -326,16 +291,4 @@ fn kev_summary(s: &Stats) -> String {
         ),
         _ => "none".into(),
     }
-}
-
-/// Used by `scan` to warn when the catalog is old.
-pub fn staleness_warning(cat: &Catalog) -> Option<String> {
-    let newest = cat.newest_document()?;
-    let age = age_days(&newest.initial_release)?;
-    (age > 60).then(|| {
-        format!(
-            "the catalog's newest document ({}) is {age} days old; run `kbgap catalog sync` to update it",
-            newest.id
-        )
-    })
 }

@@ -10,12 +10,21 @@ use kbgap_server::state::AppState;
 use kbgap_server::tls::{DEFAULT_RELOAD_INTERVAL, ReloadingCert, TlsFiles};
 use kbgap_server::{ConnectionLimits, FleetService, api_routes};
 
+use kbgap_service::reload::Reloader;
+use kbgap_service::sync::SyncSources;
+
 use crate::cli::ServeArgs;
+use crate::commands::catalog::staleness_warning;
 use crate::context::Context;
 
 pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let store = ctx.open_store().await?;
+    // Read before the load: a change racing it is then seen by the first poll, not missed.
+    let generation = store.catalog_generation().await?;
     let catalog = Arc::new(ctx.catalog(store.as_ref()).await?);
+    if let Some(w) = staleness_warning(&catalog) {
+        tracing::warn!("{w}");
+    }
     let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
         .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
     let mut auth = AuthConfig {
@@ -29,12 +38,14 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let limits = rate_limits(args);
     // Every stored machine is evaluated (once per distinct state) before the port opens, so the
     // first answers are as fast as the rest.
-    let fleet = FleetService::load(store.clone(), catalog.clone())
+    let fleet = FleetService::load_at(store.clone(), catalog.clone(), Some(generation))
         .await
         .context("loading the machines")?;
     let machine_count = fleet.read().machines.len();
+    let fleet = Arc::new(fleet);
+    spawn_lifecycle(ctx, args, &fleet);
     let state = AppState::new(Authenticator::new(auth)?, limits)
-        .with_fleet(Arc::new(fleet))
+        .with_fleet(fleet)
         .with_request_timeout(Duration::from_secs(args.request_timeout));
     // A bad certificate stops the start, before the port opens.
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -75,6 +86,24 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     }
     tracing::info!("kbgap stopped");
     Ok(())
+}
+
+/// The catalog's background work: following other processes' changes, and the scheduled sync.
+fn spawn_lifecycle(ctx: &Context, args: &ServeArgs, fleet: &Arc<FleetService>) {
+    let cache = ctx.data_dir.join("cache");
+    let reloader = Reloader::new(Arc::clone(fleet), cache);
+    tokio::spawn(reloader.run(Duration::from_secs(args.catalog_poll)));
+    match args.sync_interval.0 {
+        Some(every) => {
+            let sources = SyncSources {
+                msrc_url: args.msrc_url.clone(),
+                kev_url: args.kev_url.clone(),
+            };
+            let store = Arc::clone(fleet.store());
+            tokio::spawn(kbgap_service::sync::run_schedule(store, sources, every));
+        }
+        None => tracing::info!("scheduled catalog sync is off (--sync-interval off)"),
+    }
 }
 
 fn connection_limits(args: &ServeArgs) -> ConnectionLimits {

@@ -6,18 +6,27 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// A running `kbgap serve`; killed (SIGKILL) when dropped.
 pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:PORT`, read from the server's start line.
     pub base: String,
+    /// Every log line, as it arrives.
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts the server on `data` (the SQLite store of that data dir) and waits for its
     /// "listening on" line. The first start imports the bundled catalog.
     pub fn start(data: &Path) -> Server {
+        Self::start_with(data, &[])
+    }
+
+    /// [`Server::start`] with more `serve` arguments. The scheduled sync is off unless `extra`
+    /// turns it on: tests never reach the real MSRC API.
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kbgap"))
             .arg("--data-dir")
             .arg(data)
@@ -30,7 +39,9 @@ impl Server {
                 "--rate-per-hour",
                 "1000000",
             ])
+            .args(extra)
             .env("KBGAP_LOG", "info")
+            .env("KBGAP_SYNC_INTERVAL", "off")
             .env_remove("KBGAP_DB")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -38,18 +49,26 @@ impl Server {
             .expect("start kbgap serve");
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
+        let mut early = Vec::new();
         let base = loop {
             let line = lines
                 .next()
                 .expect("server exited before listening")
                 .unwrap();
+            early.push(line.clone());
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
         };
         // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, base }
+        let log = Arc::new(Mutex::new(early));
+        let kept = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Server { child, base, log }
     }
 
     /// SIGKILL: no graceful shutdown, no flush.

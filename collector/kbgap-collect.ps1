@@ -22,7 +22,11 @@
         KB5042320 style): the registry value WinREVersion that current servicing writes, else the
         image that `reagentc /info` names, read with `dism /Get-ImageInfo` (Version + ServicePack
         Build), Microsoft's documented way to check the WinRE image version. Reading the image needs
-        an elevated prompt; without one winreVersion is null.
+        an elevated prompt; without one winreVersion is null;
+      - machine tags (machineTags): the -Tags parameter, plus the device tag Defender for Endpoint
+        reads from the registry (value Group under HKLM\SOFTWARE\Policies\Microsoft\Windows
+        Advanced Threat Protection\DeviceTagging), so machines tagged for Defender carry the same
+        tag here.
     Runs on Windows PowerShell 5.1 and PowerShell 7; reads only, changes nothing.
 
 .PARAMETER Url
@@ -38,8 +42,15 @@
     Report the machine as hotpatch-enrolled even when no enrollment is visible on the machine
     (enrollment managed only on the Azure side).
 
+.PARAMETER Tags
+    Tags for the machine (a site, a role, an owner: -Tags 'site:Berlin','finance'), sent as
+    machineTags beside the registry device tag. At most 50 tags of at most 200 characters each.
+
 .EXAMPLE
     .\kbgap-collect.ps1 > report.json ; kbgap scan report.json
+
+.EXAMPLE
+    .\kbgap-collect.ps1 -Tags 'site:Berlin','finance' -Url https://kbgap.contoso.com -Token $env:KBGAP_TOKEN
 
 .EXAMPLE
     .\kbgap-collect.ps1 -Url https://kbgap.contoso.com -Token $env:KBGAP_TOKEN
@@ -50,7 +61,10 @@ param(
     [string] $Token,
     [ValidatePattern('^[0-9a-f]{40}$')]
     [string] $Id,
-    [switch] $Hotpatch
+    [switch] $Hotpatch,
+    [ValidateCount(0, 50)]
+    [ValidateLength(1, 200)]
+    [string[]] $Tags
 )
 
 Set-StrictMode -Version 2.0
@@ -59,6 +73,7 @@ $ErrorActionPreference = 'Stop'
 $NtKey = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
 $CbsKey = 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages'
 $NdpKey = 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full'
+$DeviceTaggingKey = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows Advanced Threat Protection\DeviceTagging'
 $UninstallKeys = @(
     'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*',
     'HKLM:\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall\*'
@@ -235,6 +250,17 @@ function Get-WinReVersion {
     return $null
 }
 
+function Get-MachineTags {
+    # -Tags first, then Defender's registry device tag; the server trims them and drops repeats.
+    $list = New-Object System.Collections.ArrayList
+    foreach ($tag in @($Tags)) {
+        if ($tag -and $tag.Trim()) { [void]$list.Add($tag.Trim()) }
+    }
+    $defender = Get-RegValue $DeviceTaggingKey 'Group'
+    if ($defender -and ([string]$defender).Trim()) { [void]$list.Add(([string]$defender).Trim()) }
+    return @($list)
+}
+
 function New-Report {
     $ubr = Get-RegValue $NtKey 'UBR'
     $displayVersion = Get-RegValue $NtKey 'DisplayVersion'
@@ -256,6 +282,7 @@ function New-Report {
     $report.software = @(Get-Software)
     $report.hotpatch = [bool](Get-HotpatchEnrolled)
     $report.winreVersion = Get-WinReVersion
+    $report.machineTags = @(Get-MachineTags)
     $report.lastSeen = (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ')
     return $report
 }

@@ -69,6 +69,11 @@ pub struct Device {
     /// support on 8 April 2014 …"); `None` when the OS is covered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_of_support: Option<String>,
+    /// The machine's tags (the JSON report's `machineTags`, Defender's Machine `machineTags`):
+    /// trimmed, without empty or repeated ones (compared without regard to case), in the order
+    /// reported. Labels for filtering, never an input of the engine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machine_tags: Vec<String>,
 }
 
 /// A KB set as digit strings; reads strings (`"5094127"`, `"KB5094127"`) and numbers.

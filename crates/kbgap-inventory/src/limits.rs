@@ -26,6 +26,11 @@ pub const MAX_SOFTWARE: usize = 5_000;
 pub const MAX_SOFTWARE_TEXT: usize = 512;
 /// `software[].version`.
 pub const MAX_SOFTWARE_VERSION: usize = 128;
+/// `machineTags`: distinct tags. Tags label machines for filters (a site, a role, an owner); a
+/// machine with more than a few dozen is a mistake in whatever sets them.
+pub const MAX_MACHINE_TAGS: usize = 50;
+/// `machineTags[]`: one tag, as long as Defender's portal accepts.
+pub const MAX_MACHINE_TAG: usize = 200;
 
 /// Refuses a device over any limit, naming the first field found over it.
 pub fn check(device: &Device, file: &str) -> Result<(), InventoryError> {
@@ -72,6 +77,17 @@ pub fn check(device: &Device, file: &str) -> Result<(), InventoryError> {
             device.software.len(),
             "items",
         );
+    }
+    if device.machine_tags.len() > MAX_MACHINE_TAGS {
+        return err(
+            "machineTags".into(),
+            MAX_MACHINE_TAGS,
+            device.machine_tags.len(),
+            "items",
+        );
+    }
+    for (i, tag) in device.machine_tags.iter().enumerate() {
+        text(&format!("machineTags[{i}]"), Some(tag), MAX_MACHINE_TAG)?;
     }
     for (i, s) in device.software.iter().enumerate() {
         text(

@@ -43,6 +43,9 @@ struct Report {
     /// The WinRE image version (`10.0.19041.5000`).
     #[serde(default)]
     winre_version: Option<Parsed<Build>>,
+    /// Labels for filtering (`null` or absent: none).
+    #[serde(default)]
+    machine_tags: Option<Vec<String>>,
 }
 
 /// A value read from a string through its `FromStr`, so the error says what kbgap expects
@@ -117,7 +120,20 @@ pub fn read(text: &str, file: &str, catalog: Option<&Catalog>) -> Result<Device,
         end_of_support: id.end_of_support,
         hotpatch: report.hotpatch.unwrap_or(false),
         winre_version: report.winre_version.map(|v| v.0),
+        machine_tags: machine_tags(report.machine_tags.unwrap_or_default()),
     })
+}
+
+/// Tags as kept: trimmed, empty ones dropped, and a tag repeated (without regard to case) kept
+/// once, in its first spelling, so `Prod` and `prod ` are one tag as a filter sees them.
+fn machine_tags(raw: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    raw.into_iter()
+        .filter_map(|t| {
+            let t = t.trim();
+            (!t.is_empty() && seen.insert(t.to_lowercase())).then(|| t.to_owned())
+        })
+        .collect()
 }
 
 /// Refuses anything after the document but whitespace (`{…}\n{…}`, `{…} garbage`): a second

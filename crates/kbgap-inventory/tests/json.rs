@@ -120,6 +120,44 @@ fn machine_report() {
     assert!(d.warnings.is_empty());
     assert!(!d.hotpatch, "absent hotpatch means not enrolled");
     assert_eq!(d.winre_version, None);
+    assert!(d.machine_tags.is_empty(), "absent machineTags means none");
+}
+
+#[test]
+fn machine_tags_are_trimmed_and_kept_once_in_their_first_spelling() {
+    let doc = r#"{
+      "computerDnsName": "pc-07",
+      "osVersion": "10.0.19045",
+      "installationType": "Client",
+      "architecture": "x64",
+      "installedKbs": [],
+      "machineTags": [" Finance ", "site:Berlin", "", "finance", "  ", "Site:berlin", "Kassel"]
+    }"#;
+    let Ok(Inventory::Device(d)) = read(doc.as_bytes(), "pc-07.json", Format::Auto) else {
+        panic!()
+    };
+    assert_eq!(d.machine_tags, ["Finance", "site:Berlin", "Kassel"]);
+    // Stored as the device's JSON, they come back the same.
+    let stored: kbgap_core::Device =
+        serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+    assert_eq!(stored.machine_tags, d.machine_tags);
+
+    let null = doc.replace(
+        r#"[" Finance ", "site:Berlin", "", "finance", "  ", "Site:berlin", "Kassel"]"#,
+        "null",
+    );
+    let Ok(Inventory::Device(d)) = read(null.as_bytes(), "pc-07.json", Format::Auto) else {
+        panic!()
+    };
+    assert!(d.machine_tags.is_empty());
+
+    let e = read(
+        doc.replace(r#""Kassel""#, "7").as_bytes(),
+        "pc-07.json",
+        Format::Auto,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("machineTags[6]"), "{e}");
 }
 
 /// A Server 2025 report as the collector builds it on a hotpatch-enrolled machine.
@@ -230,6 +268,7 @@ fn schema_is_valid_json_and_lists_exactly_the_report_keys() {
         "lastSeen",
         "hotpatch",
         "winreVersion",
+        "machineTags",
     ]
     .into();
     assert_eq!(keys, expected);
@@ -276,6 +315,7 @@ fn collector_script_posts_the_documented_keys() {
         "lastSeen",
         "hotpatch",
         "winreVersion",
+        "machineTags",
     ] {
         assert!(script.contains(key), "the collector never sets {key}");
     }
@@ -286,6 +326,8 @@ fn collector_script_posts_the_documented_keys() {
         "NDP\\v4\\Full",
         "WOW6432Node",
         "Bearer",
+        "[string[]] $Tags",
+        "DeviceTagging",
     ] {
         assert!(script.contains(needle), "the collector lacks {needle}");
     }

@@ -2,7 +2,8 @@
 //! field and the limit; at the limit is accepted.
 
 use kbgap_inventory::limits::{
-    MAX_COMPUTER_NAME, MAX_INSTALLED_KBS, MAX_OS_NAME, MAX_SOFTWARE, MAX_SOFTWARE_TEXT,
+    MAX_COMPUTER_NAME, MAX_INSTALLED_KBS, MAX_MACHINE_TAG, MAX_MACHINE_TAGS, MAX_OS_NAME,
+    MAX_SOFTWARE, MAX_SOFTWARE_TEXT,
 };
 use kbgap_inventory::{ErrorKind, Format, Inventory, read};
 use serde_json::{Value, json};
@@ -69,6 +70,25 @@ fn too_many_kbs_or_programs_are_refused() {
 }
 
 #[test]
+fn too_many_or_too_long_tags_are_refused() {
+    let mut v = report();
+    let tags: Vec<String> = (0..=MAX_MACHINE_TAGS).map(|i| format!("t{i}")).collect();
+    v["machineTags"] = json!(tags);
+    refused(&v, "machineTags", MAX_MACHINE_TAGS);
+    v["machineTags"] = json!(tags[..MAX_MACHINE_TAGS]);
+    assert!(read_report(&v).is_ok(), "at the limit is accepted");
+    // Repeats are one tag: they do not count against the limit.
+    v["machineTags"] = json!(vec!["same"; MAX_MACHINE_TAGS * 2]);
+    assert!(read_report(&v).is_ok());
+
+    let mut v = report();
+    v["machineTags"] = json!(["ok", "x".repeat(MAX_MACHINE_TAG + 1)]);
+    refused(&v, "machineTags[1]", MAX_MACHINE_TAG);
+    v["machineTags"] = json!(["ok", "x".repeat(MAX_MACHINE_TAG)]);
+    assert!(read_report(&v).is_ok());
+}
+
+#[test]
 fn the_schema_documents_the_limits() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -80,6 +100,8 @@ fn the_schema_documents_the_limits() {
     assert_eq!(p["computerDnsName"]["maxLength"], MAX_COMPUTER_NAME);
     assert_eq!(p["installedKbs"]["maxItems"], MAX_INSTALLED_KBS);
     assert_eq!(p["software"]["maxItems"], MAX_SOFTWARE);
+    assert_eq!(p["machineTags"]["maxItems"], MAX_MACHINE_TAGS);
+    assert_eq!(p["machineTags"]["items"]["maxLength"], MAX_MACHINE_TAG);
     assert_eq!(
         p["software"]["items"]["properties"]["name"]["maxLength"],
         MAX_SOFTWARE_TEXT

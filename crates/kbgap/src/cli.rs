@@ -355,7 +355,7 @@ pub enum MachinesCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// List the stored machines: id, computer name, OS build, when last seen, status.
+    /// List the stored machines: id, computer name, OS build, when last seen, status, tags.
     ///
     /// Like Defender for Endpoint, a machine not seen for more than 30 days is inactive: it is
     /// left out by default (and out of fleet counts), and listed with --inactive or --all.
@@ -372,6 +372,10 @@ pub enum MachinesCommand {
         /// Active and inactive machines.
         #[arg(long)]
         all: bool,
+        /// Only machines carrying this tag (the report's `machineTags`; any case). Repeat it
+        /// for machines carrying every one of several tags.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
     },
     /// Delete machines by id (40 hex digits) or computer name (any case).
     ///

@@ -62,9 +62,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             format,
             inactive,
             all,
+            tags,
         }) => {
             let which = cli::Which::from_flags(*inactive, *all);
-            commands::machines::list::run(&ctx, *format, which).await?
+            commands::machines::list::run(&ctx, *format, which, tags).await?
         }
         Command::Machines(MachinesCommand::Delete { machines }) => {
             commands::machines::remove::delete(&ctx, machines).await?

@@ -47,6 +47,7 @@ pub fn machine_dto(m: &StoredMachine, exposure: Option<&Exposure>) -> Machine {
         .map(|v| format!("{}.{}.{}", v.major, v.minor, v.build));
     out.os_build = d.os_version.map(|v| i64::from(v.build));
     out.version = d.display_version.clone();
+    out.machine_tags = d.machine_tags.clone();
     if let Some(note) = &d.end_of_support {
         out.servicing_status = ServicingStatus::EndOfSupport;
         out.servicing_note = Some(note.clone());
@@ -235,7 +236,7 @@ pub fn asset_dto(m: &StoredMachine) -> PublicAssetDto {
         computer_dns_name: m.device.computer_dns_name.clone(),
         os_platform: m.device.os_name.as_deref().and_then(os_platform),
         asset_criticality_level: None,
-        tags: Vec::new(),
+        tags: m.device.machine_tags.clone(),
         rbac_group_name: None,
         rbac_group_id: Some(0),
     }

@@ -13,7 +13,8 @@ use crate::error::ApiError;
 pub const FILTER_BUDGET: u64 = 1_000_000;
 
 /// The predicates of a filter: comparisons, `in` lists (one per listed value), function calls
-/// and lambdas (their body counted once: the collections they range over are small).
+/// and lambdas (their body counted once here; each further element it runs for is charged as
+/// it runs, [`Budget::charge`], so a lambda over a machine's 50 tags pays for 50 bodies).
 pub fn terms(expr: &Expr) -> u64 {
     match expr {
         Expr::Or(xs) | Expr::And(xs) => xs.iter().map(terms).sum(),
@@ -46,7 +47,13 @@ impl Budget {
 
     /// Charges one row; the 400 once the budget is spent.
     pub fn charge_row(&mut self) -> Result<(), ApiError> {
-        self.spent = self.spent.saturating_add(self.per_row);
+        self.charge(self.per_row)
+    }
+
+    /// Charges `terms` evaluations more (a lambda's body over its collection's further
+    /// elements); the 400 once the budget is spent.
+    pub fn charge(&mut self, terms: u64) -> Result<(), ApiError> {
+        self.spent = self.spent.saturating_add(terms);
         if self.spent <= self.limit {
             return Ok(());
         }
@@ -127,6 +134,36 @@ mod tests {
             .apply(rows(100_000))
             .unwrap();
         assert_eq!(page.total, 40); // CVE-2024-00000…00009, each for 4 of the rows
+    }
+
+    /// Machines with 50 tags each: the static count sees one lambda body, the budget pays for
+    /// every element it runs for.
+    #[test]
+    fn a_lambda_pays_for_each_element_it_runs_for() {
+        use crate::dto::Machine;
+        let machines: Vec<Machine> = (0..2_000)
+            .map(|i| {
+                let mut m = Machine::new(format!("{i:040x}"), format!("pc-{i}"));
+                m.machine_tags = (0..50).map(|t| format!("tag-{t}")).collect();
+                m
+            })
+            .collect();
+        let body = (0..20)
+            .map(|i| format!("t eq 'no-{i}'"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let filter = format!("machineTags/any(t: {body})");
+        // 21 terms × 2,000 rows = 42,000 statically; 20 × 50 × 2,000 = 2,000,000 evaluated.
+        assert_eq!(terms(Filter::parse(&filter).unwrap().expr()), 21);
+        let err = query(&filter).apply(machines.clone()).unwrap_err();
+        assert!(err.message.contains("budget"), "{}", err.message);
+        // The same filter over fewer rows fits, and a matching tag ends the lambda early.
+        let page = query(&filter).apply(machines[..500].to_vec()).unwrap();
+        assert_eq!(page.total, 0);
+        let page = query("machineTags/any(tag: tag eq 'TAG-0')")
+            .apply(machines)
+            .unwrap();
+        assert_eq!(page.total, 2_000);
     }
 
     #[test]

@@ -133,20 +133,31 @@ pub(crate) fn bind(
 struct Ctx<'a, R> {
     record: &'a R,
     vars: Vec<(&'a str, ODataValue<'a>)>,
+    /// Term evaluations beyond those [`super::cost::terms`] counts: it counts a lambda's body
+    /// once, and the body runs once per element of the collection.
+    extra: u64,
 }
 
-/// Whether `record` satisfies `expr`. Errors name the problem (unknown property, types that
-/// cannot be compared, a filter that is not a condition).
-pub(crate) fn matches<R: ODataRecord>(expr: &Expr, record: &R) -> Result<bool, String> {
+/// Whether `record` satisfies `expr`, and how many term evaluations it took beyond the
+/// filter's [`super::cost::terms`] (lambda bodies run for a second element and on). Errors
+/// name the problem (unknown property, types that cannot be compared, a filter that is not a
+/// condition).
+pub(crate) fn matches<R: ODataRecord>(expr: &Expr, record: &R) -> Result<(bool, u64), String> {
     let mut ctx = Ctx {
         record,
         vars: Vec::new(),
+        extra: 0,
     };
-    match ctx.eval(expr)? {
-        ODataValue::Bool(b) => Ok(b),
-        ODataValue::Null => Ok(false),
-        _ => Err("the filter is not a condition (it yields a value, not true or false)".into()),
-    }
+    let verdict = match ctx.eval(expr)? {
+        ODataValue::Bool(b) => b,
+        ODataValue::Null => false,
+        _ => {
+            return Err(
+                "the filter is not a condition (it yields a value, not true or false)".into(),
+            );
+        }
+    };
+    Ok((verdict, ctx.extra))
 }
 
 fn literal(l: &Literal) -> ODataValue<'_> {
@@ -212,7 +223,11 @@ impl<'a, R: ODataRecord> Ctx<'a, R> {
                     return Ok(ODataValue::Bool(!items.is_empty()));
                 };
                 let want = *kind == LambdaKind::Any;
-                for item in items {
+                let per_item = super::cost::terms(body);
+                for (i, item) in items.into_iter().enumerate() {
+                    if i > 0 {
+                        self.extra = self.extra.saturating_add(per_item);
+                    }
                     self.vars.push((var.as_str(), item));
                     let t = self.truth(body);
                     self.vars.pop();

@@ -88,6 +88,12 @@ impl Filter {
     /// Whether `record` satisfies the filter. Bind first: an unbound filter finds only
     /// properties spelled exactly as in `$metadata`.
     pub fn matches<R: ODataRecord>(&self, record: &R) -> Result<bool, ApiError> {
+        self.matches_counted(record).map(|(verdict, _)| verdict)
+    }
+
+    /// [`Filter::matches`], with the term evaluations it took beyond [`terms`] (a lambda's
+    /// body runs once per element of its collection), for the [`Budget`].
+    pub fn matches_counted<R: ODataRecord>(&self, record: &R) -> Result<(bool, u64), ApiError> {
         eval::matches(&self.expr, record)
             .map_err(|m| ApiError::odata(format!("Invalid filter: {m}.")))
     }
@@ -226,7 +232,9 @@ impl ODataQuery {
         for item in items {
             if let (Some(f), Some(b)) = (&filter, budget.as_mut()) {
                 b.charge_row()?;
-                if !f.matches(&item)? {
+                let (matched, extra) = f.matches_counted(&item)?;
+                b.charge(extra)?;
+                if !matched {
                     continue;
                 }
             }

@@ -1,6 +1,8 @@
 //! `kbgap machines list`: the stored machines with when each was last seen and whether it still
 //! counts (Defender's 30-day rule, [`kbgap_store::lifecycle::activity`]). The table is also what
-//! `delete` and `purge` print, so every command shows machines the same way.
+//! `delete` and `purge` print, so every command shows machines the same way. `--tag` narrows
+//! the list to machines carrying the tags (the report's `machineTags`, compared as the API's
+//! `$filter=machineTags/any(t: t eq 'X')` compares: trimmed, without regard to case).
 
 use std::io::Write;
 
@@ -16,6 +18,8 @@ use crate::output::count;
 use crate::output::grid::{Cell, Column, Grid};
 use crate::output::term::{self, Style};
 
+/// The TAGS column wraps beyond this many characters.
+const TAGS_WIDTH: usize = 24;
 /// Shortened ids keep this many hex digits (as `git log --oneline` does): enough to tell a
 /// fleet's machines apart by eye, not to type (`delete` takes the name or the whole id).
 const SHORT_ID: usize = 10;
@@ -54,6 +58,12 @@ impl<'a> Listed<'a> {
         }
     }
 
+    /// Whether the machine carries every tag of `tags` ([`kbgap_service::tags`]: trimmed,
+    /// without regard to case).
+    pub fn has_tags(&self, tags: &[String]) -> bool {
+        kbgap_service::tags::carries_all(&self.machine.device.machine_tags, tags)
+    }
+
     /// `10.0.19045.5371`, `10.0.19045` when the UBR is unknown.
     fn build(&self) -> String {
         let d = &self.machine.device;
@@ -65,8 +75,14 @@ impl<'a> Listed<'a> {
     }
 }
 
-/// Machines of `all` that `which` selects at `now`, ordered by computer name.
-pub fn select<'a>(all: &'a [StoredMachine], which: Which, now: DateTime<Utc>) -> Vec<Listed<'a>> {
+/// Machines of `all` that `which` selects at `now` and that carry every tag of `tags`, ordered
+/// by computer name.
+pub fn select<'a>(
+    all: &'a [StoredMachine],
+    which: Which,
+    tags: &[String],
+    now: DateTime<Utc>,
+) -> Vec<Listed<'a>> {
     let mut out: Vec<Listed<'a>> = (all.iter())
         .map(|m| Listed::new(m, now))
         .filter(|l| match which {
@@ -74,17 +90,18 @@ pub fn select<'a>(all: &'a [StoredMachine], which: Which, now: DateTime<Utc>) ->
             Which::Inactive => l.activity == Activity::Inactive,
             Which::All => true,
         })
+        .filter(|l| l.has_tags(tags))
         .collect();
     out.sort_by_cached_key(|l| l.machine.device.computer_dns_name.to_lowercase());
     out
 }
 
-/// Lists the machines `which` selects in `format`.
-pub async fn run(ctx: &Context, format: ListFormat, which: Which) -> Result<()> {
+/// Lists the machines `which` selects, with every tag of `tags`, in `format`.
+pub async fn run(ctx: &Context, format: ListFormat, which: Which, tags: &[String]) -> Result<()> {
     let store = ctx.open_store().await?;
     let all = store.machines().await.context("reading machines")?;
     let now = Utc::now();
-    let shown = select(&all, which, now);
+    let shown = select(&all, which, tags, now);
     let mut out = std::io::stdout().lock();
     match format {
         ListFormat::Table => {
@@ -95,7 +112,7 @@ pub async fn run(ctx: &Context, format: ListFormat, which: Which) -> Result<()> 
             write!(
                 out,
                 "{}",
-                term::indented(&summary(&all, &shown, which, now), width, 0, 4)
+                term::indented(&summary(&all, &shown, which, tags, now), width, 0, 4)
             )?;
         }
         ListFormat::Json => {
@@ -129,6 +146,7 @@ fn grid(rows: &[Listed<'_>], short: Option<usize>) -> Grid {
         Column::fixed("LAST SEEN"),
         Column::number("DAYS"),
         Column::capped("STATUS", "end of support".len()),
+        Column::capped("TAGS", TAGS_WIDTH),
     ]);
     for l in rows {
         let id = l.machine.id.as_str();
@@ -152,20 +170,40 @@ fn grid(rows: &[Listed<'_>], short: Option<usize>) -> Grid {
             Cell::new(l.machine.last_seen.format("%Y-%m-%d").to_string(), style),
             Cell::new(l.days.to_string(), style),
             Cell::new(l.status(), status),
+            Cell::new(l.machine.device.machine_tags.join(", "), style),
         ]);
     }
     g
 }
 
-/// What was shown and what was left out: `2 active machines; 1 inactive not shown (…)`.
+/// What was shown and what was left out: `2 active machines; 1 inactive not shown (…)`, and
+/// with `tags`, that only machines carrying them were counted.
 pub fn summary(
     all: &[StoredMachine],
     shown: &[Listed<'_>],
     which: Which,
+    tags: &[String],
     now: DateTime<Utc>,
 ) -> String {
     if all.is_empty() {
         return "no machines stored; `kbgap machines import` adds them".into();
+    }
+    if !tags.is_empty() {
+        let tagged: Vec<StoredMachine> = (all.iter())
+            .filter(|m| Listed::new(m, now).has_tags(tags))
+            .cloned()
+            .collect();
+        let quoted: Vec<String> = tags.iter().map(|t| format!("{:?}", t.trim())).collect();
+        let of = if quoted.len() == 1 { "tag" } else { "tags" };
+        if tagged.is_empty() {
+            return format!(
+                "no machine carries the {of} {} (of {} stored)",
+                quoted.join(", "),
+                count(all.len(), "machine")
+            );
+        }
+        let rest = summary(&tagged, shown, which, &[], now);
+        return format!("{rest}; with the {of} {}", quoted.join(", "));
     }
     let inactive = (all.iter())
         .filter(|m| activity(m.last_seen, now) == Activity::Inactive)
@@ -209,6 +247,7 @@ struct Json<'a> {
     last_seen_days: i64,
     health_status: &'static str,
     end_of_support: Option<&'a str>,
+    machine_tags: &'a [String],
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -229,6 +268,7 @@ impl<'a> From<&Listed<'a>> for Json<'a> {
             last_seen_days: l.days,
             health_status: l.activity.health_status(),
             end_of_support: d.end_of_support.as_deref(),
+            machine_tags: &d.machine_tags,
         }
     }
 }
@@ -247,6 +287,7 @@ fn write_csv(out: &mut impl Write, rows: &[Listed<'_>]) -> Result<()> {
         "lastSeenDays",
         "healthStatus",
         "endOfSupport",
+        "machineTags",
     ])?;
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
     for l in rows {
@@ -262,6 +303,7 @@ fn write_csv(out: &mut impl Write, rows: &[Listed<'_>]) -> Result<()> {
             &j.last_seen_days.to_string(),
             j.health_status,
             j.end_of_support.unwrap_or(""),
+            &j.machine_tags.join("; "),
         ])?;
     }
     w.flush()?;
@@ -302,44 +344,84 @@ mod tests {
     }
 
     fn fleet() -> Vec<StoredMachine> {
-        vec![
-            machine("ws-old", 40, false),
-            machine("PC-01", 1, false),
-            machine("srv-eos", 3, true),
-        ]
+        let mut pc = machine("PC-01", 1, false);
+        pc.device.machine_tags = vec!["Finance".into(), "site:Berlin".into()];
+        let mut old = machine("ws-old", 40, false);
+        old.device.machine_tags = vec!["finance".into()];
+        vec![old, pc, machine("srv-eos", 3, true)]
+    }
+
+    #[test]
+    fn tags_narrow_the_list_without_regard_to_case() {
+        let all = fleet();
+        let finance = [" FINANCE".to_owned()];
+        let names = |rows: &[Listed<'_>]| -> Vec<String> {
+            (rows.iter())
+                .map(|l| l.machine.device.computer_dns_name.clone())
+                .collect()
+        };
+        let shown = select(&all, Which::Active, &finance, now());
+        assert_eq!(names(&shown), ["PC-01"]);
+        let s = summary(&all, &shown, Which::Active, &finance, now());
+        assert_eq!(
+            s,
+            "1 active machine; 1 inactive not shown (not seen for over 30 days: --inactive or --all lists them); with the tag \"FINANCE\""
+        );
+        assert_eq!(
+            names(&select(&all, Which::All, &finance, now())),
+            ["PC-01", "ws-old"]
+        );
+        let both = ["finance".to_owned(), "SITE:berlin".to_owned()];
+        assert_eq!(names(&select(&all, Which::All, &both, now())), ["PC-01"]);
+        let none = ["hr".to_owned()];
+        assert!(select(&all, Which::All, &none, now()).is_empty());
+        let s = summary(&all, &[], Which::All, &none, now());
+        assert_eq!(
+            s,
+            "no machine carries the tag \"hr\" (of 3 machines stored)"
+        );
+        let out = table(&select(&all, Which::All, &[], now()), 140, false);
+        assert!(out.contains("TAGS"), "{out}");
+        assert!(out.contains("Finance, site:Berlin"), "{out}");
+        let j = serde_json::to_value(Json::from(&shown[0])).unwrap();
+        assert_eq!(
+            j["machineTags"],
+            serde_json::json!(["Finance", "site:Berlin"])
+        );
     }
 
     #[test]
     fn the_default_hides_inactive_machines_and_says_so() {
         let all = fleet();
-        let shown = select(&all, Which::Active, now());
+        let shown = select(&all, Which::Active, &[], now());
         let names: Vec<&str> = (shown.iter())
             .map(|l| l.machine.device.computer_dns_name.as_str())
             .collect();
         assert_eq!(names, ["PC-01", "srv-eos"]);
-        let s = summary(&all, &shown, Which::Active, now());
+        let s = summary(&all, &shown, Which::Active, &[], now());
         assert!(
             s.starts_with("2 active machines; 1 inactive not shown"),
             "{s}"
         );
-        let inactive = select(&all, Which::Inactive, now());
+        let inactive = select(&all, Which::Inactive, &[], now());
         assert_eq!(inactive.len(), 1);
         assert!(
-            summary(&all, &inactive, Which::Inactive, now()).starts_with("1 inactive machine ")
+            summary(&all, &inactive, Which::Inactive, &[], now())
+                .starts_with("1 inactive machine ")
         );
-        assert_eq!(select(&all, Which::All, now()).len(), 3);
+        assert_eq!(select(&all, Which::All, &[], now()).len(), 3);
     }
 
     #[test]
     fn the_table_fits_80_columns_with_short_ids() {
         let all = fleet();
-        let out = table(&select(&all, Which::All, now()), 80, false);
+        let out = table(&select(&all, Which::All, &[], now()), 80, false);
         assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
         assert!(out.contains("ids shortened"), "{out}");
         assert!(out.contains("inactive"), "{out}");
         assert!(out.contains("end of support"), "{out}");
         assert!(out.contains("10.0.19045.5371"), "{out}");
-        let wide = table(&select(&all, Which::All, now()), 140, false);
+        let wide = table(&select(&all, Which::All, &[], now()), 140, false);
         assert!(
             wide.contains(all[0].id.as_str()),
             "whole ids when they fit: {wide}"
@@ -350,7 +432,7 @@ mod tests {
     #[test]
     fn json_carries_defenders_health_status() {
         let all = fleet();
-        let rows = select(&all, Which::All, now());
+        let rows = select(&all, Which::All, &[], now());
         let j = serde_json::to_value(Json::from(&rows[2])).unwrap();
         assert_eq!(j["computerDnsName"], "ws-old");
         assert_eq!(j["healthStatus"], "Inactive");

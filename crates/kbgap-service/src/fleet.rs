@@ -5,6 +5,13 @@
 //! once) next to the stored machines themselves. The store stays the source of truth: a report
 //! is committed there before the in-memory view changes and before the client is answered, and
 //! the view is rebuilt from the store at every start.
+//!
+//! Machines age as Defender's do: one not seen for more than 30 days
+//! ([`kbgap_store::lifecycle::activity`], by the service's [`Clock`]) is inactive, still listed
+//! and answered for but left out of every fleet count (`machineMissedOn`, software counts, the
+//! fleet's posture). The view re-decides activity when the earliest active machine's 30 days
+//! run out (at most once a minute), before the next query reads it, so no task has to run for
+//! counts to be right.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -12,20 +19,28 @@ use std::fmt;
 use std::sync::Mutex as SyncMutex;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
 use kbgap_core::engine::Exposure;
 use kbgap_core::engine::fleet::{Fleet, GroupIx};
+use kbgap_store::lifecycle::{Activity, INACTIVE_AFTER, activity};
 use kbgap_store::machines::name_key;
 use kbgap_store::{Store, StoreError, StoredMachine};
 use tokio::sync::oneshot;
 
 use crate::ServiceError;
+use crate::clock::{Clock, SystemClock};
+
+/// The view re-decides activity at most this often: a machine turns inactive within this long
+/// of its 30 days, and a fleet whose machines lapse one by one costs a pass a minute at most.
+const AGE_EVERY: TimeDelta = TimeDelta::minutes(1);
 
 /// Machines and their evaluations, kept in step with the store.
 pub struct FleetService {
     store: Arc<dyn Store>,
+    /// What "now" is for activity and `last_seen` (the system's, or a test's).
+    clock: Arc<dyn Clock>,
     inner: RwLock<FleetView>,
     /// Reports waiting for the next commit (group commit: see [`FleetService::ingest`]).
     pending: SyncMutex<Queue>,
@@ -64,6 +79,9 @@ pub struct FleetView {
     /// a group gets the same records, and they change only when the fleet's per-KB counts do
     /// (`machineMissedOn`), which empties this.
     answers: SyncMutex<HashMap<(GroupIx, bool), Answer>>,
+    /// When activity must be decided again: the earliest time an active machine's 30 days run
+    /// out (`None`: no active machine, nothing can lapse).
+    next_aging: Option<DateTime<Utc>>,
 }
 
 /// A cached answer, of whatever type the adapter made it (the API keeps serialized JSON).
@@ -79,6 +97,7 @@ impl FleetView {
             machines: BTreeMap::new(),
             names: HashMap::new(),
             answers: SyncMutex::default(),
+            next_aging: None,
         }
     }
 
@@ -90,6 +109,16 @@ impl FleetView {
     /// The store's catalog generation the view's catalog was loaded at.
     pub fn generation(&self) -> i64 {
         self.generation
+    }
+
+    /// Whether a stored machine counts in the fleet (Defender's 30-day rule, as of the view's
+    /// last aging); inactive machines are listed but left out of every count.
+    pub fn activity(&self, machine: &StoredMachine) -> Activity {
+        let key = machine.id.as_str().to_ascii_lowercase();
+        match self.fleet.is_active(&key) {
+            Some(false) => Activity::Inactive,
+            _ => Activity::Active,
+        }
     }
 
     /// What a stored machine's open CVEs risk, from its group's evaluation.
@@ -131,10 +160,11 @@ impl FleetView {
         self.answers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds or updates a stored machine. The store gives each computer name to one machine:
-    /// when this one took its name from another (a new id for a known name, or a known id
-    /// reporting another machine's name), the store deleted that other one, and so does the view.
-    fn insert(&mut self, catalog: &Catalog, machine: StoredMachine) {
+    /// Adds or updates a stored machine, active or not by its `last_seen` at `now`. The store
+    /// gives each computer name to one machine: when this one took its name from another (a
+    /// new id for a known name, or a known id reporting another machine's name), the store
+    /// deleted that other one, and so does the view.
+    fn insert(&mut self, catalog: &Catalog, machine: StoredMachine, now: DateTime<Utc>) {
         let id = machine.id.as_str().to_ascii_lowercase();
         let key = name_key(&machine.device.computer_dns_name);
         if let Some(holder) = self
@@ -146,8 +176,13 @@ impl FleetView {
             self.remove(&holder);
         }
         let state = catalog.machine_state(&machine.device).state;
-        if self.fleet.upsert(catalog, &id, state) {
+        let active = activity(machine.last_seen, now) == Activity::Active;
+        if self.fleet.upsert_with(catalog, &id, state, active) {
             self.lock_answers().clear();
+        }
+        if active {
+            let lapses = lapses_at(machine.last_seen);
+            self.next_aging = Some(self.next_aging.map_or(lapses, |t| t.min(lapses)));
         }
         if let Some(old) = self.machines.get(&id) {
             self.names.remove(&name_key(&old.device.computer_dns_name));
@@ -165,6 +200,33 @@ impl FleetView {
         }
     }
 
+    /// Whether activity must be decided again at `now`.
+    fn aging_due(&self, now: DateTime<Utc>) -> bool {
+        self.next_aging.is_some_and(|t| t <= now)
+    }
+
+    /// Decides every machine's activity at `now` and gives back how many changed. The next
+    /// aging is when the earliest still-active machine lapses, but not before [`AGE_EVERY`].
+    fn age(&mut self, now: DateTime<Utc>) -> usize {
+        let mut changed = 0;
+        let mut next: Option<DateTime<Utc>> = None;
+        for (id, m) in &self.machines {
+            let active = activity(m.last_seen, now) == Activity::Active;
+            if self.fleet.set_active(id, active) {
+                changed += 1;
+            }
+            if active {
+                let lapses = lapses_at(m.last_seen);
+                next = Some(next.map_or(lapses, |t| t.min(lapses)));
+            }
+        }
+        self.next_aging = next.map(|t| t.max(now + AGE_EVERY));
+        if changed > 0 {
+            self.lock_answers().clear();
+        }
+        changed
+    }
+
     /// How many machines the view holds.
     pub fn len(&self) -> usize {
         self.machines.len()
@@ -174,6 +236,11 @@ impl FleetView {
     pub fn is_empty(&self) -> bool {
         self.machines.is_empty()
     }
+}
+
+/// The first instant a machine last seen at `last_seen` is inactive.
+fn lapses_at(last_seen: DateTime<Utc>) -> DateTime<Utc> {
+    last_seen + INACTIVE_AFTER + TimeDelta::microseconds(1)
 }
 
 impl fmt::Debug for FleetService {
@@ -203,15 +270,58 @@ impl FleetService {
             None => store.catalog_generation().await?,
         };
         let machines = store.machines().await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let now = clock.now();
         let mut view = FleetView::new(Arc::clone(&catalog), generation);
         for m in machines {
-            view.insert(&catalog, m);
+            view.insert(&catalog, m, now);
         }
         Ok(Self {
             store,
+            clock,
             inner: RwLock::new(view),
             pending: SyncMutex::new(Queue::default()),
         })
+    }
+
+    /// This service on another clock (a test's [`crate::clock::ManualClock`]): activity is
+    /// decided again at once by it, and reports are stored with its time as `last_seen`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        let now = clock.now();
+        self.clock = clock;
+        let view = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        view.age(now);
+        self
+    }
+
+    /// The clock the service reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Decides every machine's activity now, whether due or not, and gives back how many
+    /// changed (queries age the view themselves when due; this is for those that hold the
+    /// view already, and for tests). Runs on a blocking thread.
+    pub async fn age(self: &Arc<Self>) -> Result<usize, ServiceError> {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let now = this.clock.now();
+            this.write().age(now)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("aging the fleet failed: {e}")))
+    }
+
+    /// Ages the view when an active machine's 30 days ran out since the last time. Blocks for
+    /// the write lock only then; callers run on blocking threads.
+    fn age_if_due(&self) {
+        let now = self.clock.now();
+        if self.read().aging_due(now) {
+            let mut view = self.write();
+            if view.aging_due(now) {
+                view.age(now);
+            }
+        }
     }
 
     /// The compiled catalog the current evaluations were made with. A caller keeps the `Arc`
@@ -241,8 +351,9 @@ impl FleetService {
             let mut view = this.write();
             let machines = std::mem::take(&mut view.machines);
             let mut fresh = FleetView::new(Arc::clone(&catalog), generation);
+            let now = this.clock.now();
             for m in machines.into_values() {
-                fresh.insert(&catalog, m);
+                fresh.insert(&catalog, m, now);
             }
             *view = fresh;
             view.len()
@@ -271,6 +382,7 @@ impl FleetService {
     ) -> Result<T, ServiceError> {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
+            this.age_if_due();
             let view = this.read();
             let cat = Arc::clone(&view.catalog);
             f(&view, &cat)
@@ -286,7 +398,9 @@ impl FleetService {
         self: &Arc<Self>,
         f: impl FnOnce(&FleetView, &Catalog) -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
-        if let Ok(guard) = self.inner.try_read() {
+        if let Ok(guard) = self.inner.try_read()
+            && !guard.aging_due(self.clock.now())
+        {
             let cat = Arc::clone(&guard.catalog);
             return Ok(f(&guard, &cat));
         }
@@ -302,6 +416,10 @@ impl FleetService {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut view = this.write();
+            let now = this.clock.now();
+            if view.aging_due(now) {
+                view.age(now);
+            }
             let cat = Arc::clone(&view.catalog);
             f(&mut view, &cat)
         })
@@ -396,7 +514,7 @@ impl FleetService {
         let started = std::time::Instant::now();
         let stored = self
             .store
-            .upsert_machines(devices, Utc::now())
+            .upsert_machines(devices, self.clock.now())
             .await
             .map_err(ServiceError::from)?;
         let committed = started.elapsed();
@@ -406,8 +524,9 @@ impl FleetService {
         let stored = tokio::task::spawn_blocking(move || {
             let mut view = this.write();
             let cat = Arc::clone(&view.catalog);
+            let now = this.clock.now();
             for m in &stored {
-                view.insert(&cat, m.clone());
+                view.insert(&cat, m.clone(), now);
             }
             stored
         })

@@ -1,5 +1,8 @@
 //! Fleet questions answered as plain rows, for every adapter to shape: the API into Defender's
-//! entities, the dashboard into pages.
+//! entities, the dashboard into pages. Counts are of active machines only (Defender's 30-day
+//! rule, [`crate::FleetView::activity`]).
+
+pub mod posture;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,15 +36,12 @@ pub fn machine_software(cat: &Catalog, products: &[ProductIx]) -> BTreeSet<Strin
         .collect()
 }
 
-/// Per software name over the whole fleet: how many machines have it and are exposed, and the
+/// Per software name over the active fleet: how many machines have it and are exposed, and the
 /// CVEs open on it. Each state group is read once, however many machines share it.
 pub fn software_counts(cat: &Catalog, view: &FleetView) -> BTreeMap<String, SoftwareCounts> {
-    let mut members: BTreeMap<u32, (u64, &Group)> = BTreeMap::new();
-    for id in view.machines.keys() {
-        if let Some(group) = view.fleet.group_of(id) {
-            members.entry(group.ix).or_insert((0, group)).0 += 1;
-        }
-    }
+    let members: BTreeMap<u32, (u64, &Group)> = (view.fleet.counted_groups())
+        .map(|g| (g.ix, (g.count, g)))
+        .collect();
     let fleet: u64 = members.values().map(|(n, _)| n).sum();
     let mut out: BTreeMap<String, SoftwareCounts> = BTreeMap::new();
     // Per software: the open CVEs, and the products they are open on.

@@ -6,6 +6,11 @@
 //! query reads the groups' own evaluations: the entries that serve a product of that software,
 //! so "missing KBs by software" never disagrees with "missing KBs by machine" (a cumulative
 //! update that contains EdgeHTML's old fixes serves EdgeHTML).
+//!
+//! A machine is active or inactive (Defender's 30-day rule, decided by the caller): an inactive
+//! machine keeps its group, so its own answers stay available, but it is left out of every
+//! count — group sizes, per-KB counts, software counts — as Defender leaves inactive devices
+//! out of its exposure figures.
 
 use std::sync::Arc;
 
@@ -27,7 +32,7 @@ pub struct Group {
     pub ix: GroupIx,
     /// The shared state.
     pub state: MachineState,
-    /// How many machines are in it now.
+    /// How many active machines are in it now (inactive members are not counted).
     pub count: u64,
     /// The frontier for this state.
     pub evaluation: Arc<Evaluation>,
@@ -62,6 +67,13 @@ impl MachineKey {
     }
 }
 
+/// Where a machine is: its group, and whether it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    group: GroupIx,
+    active: bool,
+}
+
 /// One KB missing somewhere in the fleet, scoped to one software.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FleetKb {
@@ -78,7 +90,9 @@ pub struct FleetKb {
 /// Every machine's group and per-KB counts.
 #[derive(Debug, Default)]
 pub struct Fleet {
-    machine_group: FxHashMap<MachineKey, GroupIx>,
+    machine_group: FxHashMap<MachineKey, Slot>,
+    /// How many machines are active.
+    active: usize,
     groups: Vec<Group>,
     by_state: FxHashMap<MachineState, GroupIx>,
     /// Machines missing each KB, indexed by `KbIx` (grown on demand).
@@ -94,9 +108,14 @@ impl Fleet {
         Self::default()
     }
 
-    /// Number of machines.
+    /// Number of machines, active or not.
     pub fn len(&self) -> usize {
         self.machine_group.len()
+    }
+
+    /// Number of active machines: those every count is made of.
+    pub fn active_len(&self) -> usize {
+        self.active
     }
 
     /// Whether there are no machines.
@@ -104,15 +123,33 @@ impl Fleet {
         self.machine_group.is_empty()
     }
 
-    /// Number of distinct states with machines in them.
+    /// Number of distinct states with active machines in them.
     pub fn group_count(&self) -> usize {
         self.groups.iter().filter(|g| g.count > 0).count()
     }
 
-    /// Adds a machine or moves it to the group of its new state. Only a state never seen before
-    /// is evaluated. Returns whether the per-KB counts changed: false when a known machine
-    /// reports the state it already had, the common case of a steady fleet.
+    /// The groups with active machines in them, each once (with [`Group::count`] machines).
+    pub fn counted_groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.iter().filter(|g| g.count > 0)
+    }
+
+    /// Adds an active machine or moves it to the group of its new state:
+    /// [`Fleet::upsert_with`] for a machine that just reported.
     pub fn upsert(&mut self, cat: &Catalog, machine: &str, state: MachineState) -> bool {
+        self.upsert_with(cat, machine, state, true)
+    }
+
+    /// Adds a machine or moves it to the group of its new state, active (counted) or not. Only
+    /// a state never seen before is evaluated. Returns whether the counts changed: false when a
+    /// known machine reports the state and activity it already had, the common case of a
+    /// steady fleet.
+    pub fn upsert_with(
+        &mut self,
+        cat: &Catalog,
+        machine: &str,
+        state: MachineState,
+        active: bool,
+    ) -> bool {
         let new = match self.by_state.get(&state) {
             Some(&g) => g,
             None => {
@@ -131,24 +168,61 @@ impl Fleet {
         };
         // A known machine keeps its key: no allocation on the common path (a machine reporting again).
         let key = MachineKey::new(machine);
+        let slot = Slot { group: new, active };
         let old = match self.machine_group.get_mut(&key) {
-            Some(slot) => Some(std::mem::replace(slot, new)),
-            None => self.machine_group.insert(key, new),
+            Some(s) => Some(std::mem::replace(s, slot)),
+            None => self.machine_group.insert(key, slot),
         };
-        if let Some(old) = old {
-            if old == new {
-                return false;
-            }
-            self.adjust(old, -1);
+        if old == Some(slot) {
+            return false;
         }
-        self.adjust(new, 1);
+        if let Some(old) = old {
+            self.uncount(old);
+        }
+        self.count(slot);
         true
+    }
+
+    /// Makes a known machine active (counted) or inactive, keeping its group. Returns whether
+    /// the counts changed; false for an unknown machine or one already so.
+    pub fn set_active(&mut self, machine: &str, active: bool) -> bool {
+        let Some(slot) = self.machine_group.get_mut(&MachineKey::new(machine)) else {
+            return false;
+        };
+        if slot.active == active {
+            return false;
+        }
+        let old = *slot;
+        slot.active = active;
+        let new = *slot;
+        self.uncount(old);
+        self.count(new);
+        true
+    }
+
+    /// Whether a machine is active; `None` when it is not in the fleet.
+    pub fn is_active(&self, machine: &str) -> Option<bool> {
+        (self.machine_group.get(&MachineKey::new(machine))).map(|s| s.active)
     }
 
     /// Removes a machine; unknown ids are ignored.
     pub fn remove(&mut self, machine: &str) {
         if let Some(old) = self.machine_group.remove(&MachineKey::new(machine)) {
-            self.adjust(old, -1);
+            self.uncount(old);
+        }
+    }
+
+    fn count(&mut self, slot: Slot) {
+        if slot.active {
+            self.active += 1;
+            self.adjust(slot.group, 1);
+        }
+    }
+
+    fn uncount(&mut self, slot: Slot) {
+        if slot.active {
+            self.active -= 1;
+            self.adjust(slot.group, -1);
         }
     }
 
@@ -165,19 +239,19 @@ impl Fleet {
         }
     }
 
-    /// The group a machine is in.
+    /// The group a machine is in, active or not.
     pub fn group_of(&self, machine: &str) -> Option<&Group> {
         self.machine_group
             .get(&MachineKey::new(machine))
-            .map(|&g| &self.groups[g as usize])
+            .map(|s| &self.groups[s.group as usize])
     }
 
-    /// How many machines miss a KB (on their frontier).
+    /// How many active machines miss a KB (on their frontier).
     pub fn missed_on(&self, kb: KbIx) -> u64 {
         self.missed_on.get(kb as usize).copied().unwrap_or(0)
     }
 
-    /// How many machines have a product of this software.
+    /// How many active machines have a product of this software.
     pub fn machines_with_software(&self, cat: &Catalog, software: &str) -> u64 {
         self.groups
             .iter()
@@ -192,7 +266,7 @@ impl Fleet {
             .sum()
     }
 
-    /// The missing KBs of every machine that has this software: each machine's own frontier
+    /// The missing KBs of every active machine that has this software: each machine's own frontier
     /// entries that serve one of its products of that software (so the answer agrees with the
     /// machines' answers), with the vulnerabilities each fixes or closes there.
     pub fn software_missing(&mut self, cat: &Catalog, software: &str) -> Arc<Vec<FleetKb>> {
@@ -316,5 +390,47 @@ mod tests {
         assert_eq!(fleet.len(), 1);
         assert!(fleet.group_of(lower).is_none());
         assert!(fleet.group_of(&upper).is_some());
+    }
+
+    #[test]
+    fn inactive_machines_keep_their_group_and_leave_every_count() {
+        let cat = Catalog::default();
+        let state = MachineState {
+            branch: None,
+            ubr: None,
+            products: Vec::new(),
+            os_products: Vec::new(),
+            installed: Vec::new(),
+            hotpatch: false,
+            winre: None,
+        };
+        let mut fleet = Fleet::new();
+        assert!(fleet.upsert(&cat, "a", state.clone()));
+        assert!(fleet.upsert_with(&cat, "b", state.clone(), false));
+        assert_eq!((fleet.len(), fleet.active_len()), (2, 1));
+        assert_eq!(fleet.group_of("b").map(|g| g.count), Some(1));
+        assert_eq!(fleet.is_active("b"), Some(false));
+        assert!(!fleet.set_active("b", false), "already inactive");
+        assert!(fleet.set_active("b", true));
+        assert_eq!(fleet.group_of("a").map(|g| g.count), Some(2));
+        assert!(fleet.set_active("a", false));
+        assert!(!fleet.upsert_with(&cat, "a", state.clone(), false));
+        assert!(
+            fleet.upsert(&cat, "a", state),
+            "reporting again makes it active"
+        );
+        assert_eq!(fleet.active_len(), 2);
+        fleet.set_active("a", false);
+        fleet.remove("a");
+        fleet.remove("b");
+        assert_eq!(
+            (fleet.len(), fleet.active_len(), fleet.group_count()),
+            (0, 0, 0)
+        );
+        assert!(
+            !fleet.set_active("zz", true),
+            "unknown machines are ignored"
+        );
+        assert_eq!(fleet.is_active("zz"), None);
     }
 }

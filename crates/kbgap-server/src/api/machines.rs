@@ -11,12 +11,14 @@ use axum::extract::State;
 use kbgap_core::catalog::Catalog;
 use kbgap_core::engine::fleet::Group;
 use kbgap_store::StoredMachine;
+use kbgap_store::lifecycle::Activity;
 
 use super::convert::{
     VENDOR, machine_dto, machine_fix, release_time, software_dto, vuln_risk, vulnerability_dto,
 };
 use super::{machine_not_found, need};
 use crate::auth::{Authorized, perm};
+use crate::dto::HealthStatus;
 use crate::dto::{
     JsonArray, Machine, MachineVulnerability, ODataCollection, ODataEntity, PublicProductFixDto,
     RawCollection, Software, Vulnerability, context,
@@ -39,7 +41,18 @@ fn find<'v>(view: &'v FleetView, id: &str) -> Result<(&'v StoredMachine, &'v Gro
     Ok((machine, group))
 }
 
-/// `GET /api/machines`: every machine, with OData filtering and paging.
+/// A stored machine as Defender's `Machine`, with its exposure and its `healthStatus`
+/// (`Inactive` when not seen for more than 30 days, as Defender says).
+fn machine_entity(view: &FleetView, cat: &Catalog, m: &StoredMachine) -> Machine {
+    let mut dto = machine_dto(m, view.exposure(cat, m).as_ref());
+    if view.activity(m) == Activity::Inactive {
+        dto.health_status = HealthStatus::Inactive;
+    }
+    dto
+}
+
+/// `GET /api/machines`: every machine, active or not (`$filter=healthStatus eq 'Active'` keeps
+/// the active ones), with OData filtering and paging.
 pub async fn list(
     _auth: Authorized<perm::MachinesRead>,
     State(fleet): Fleet,
@@ -49,9 +62,7 @@ pub async fn list(
     let q = query.clone();
     let page = fleet
         .with_view(move |view, cat| {
-            q.apply(
-                (view.machines.values()).map(|m| machine_dto(m, view.exposure(cat, m).as_ref())),
-            )
+            q.apply((view.machines.values()).map(|m| machine_entity(view, cat, m)))
         })
         .await??;
     Ok(query.collection(context::MACHINES, page))
@@ -68,7 +79,7 @@ pub async fn one(
     let entity = fleet
         .view(move |view, cat| {
             view.find(&id)
-                .map(|m| machine_dto(m, view.exposure(cat, m).as_ref()))
+                .map(|m| machine_entity(view, cat, m))
                 .ok_or_else(|| machine_not_found(&id))
         })
         .await??;

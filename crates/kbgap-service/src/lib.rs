@@ -14,18 +14,25 @@
 //! - [`reload`]: a running server follows catalog changes made by other processes.
 //! - [`sync`]: `catalog sync` (MSRC and KEV), once or on a schedule with backoff.
 //! - [`freshness`]: how old the catalog and KEV are (stale past 60 days).
+//! - [`clock`]: the time activity (Defender's 30 days) and the daily snapshot are decided by;
+//!   tests move it.
+//! - [`history`]: the fleet's daily snapshot ([`queries::posture::FleetCounts`]) and its trend.
+//! - [`tags`]: how a machine's tags are matched (the CLI's `--tag`, the dashboard's filter).
 #![warn(missing_docs)]
 
 pub mod cache;
 pub mod catalog;
+pub mod clock;
 mod error;
 mod fleet;
 pub mod freshness;
+pub mod history;
 pub mod intake;
 pub mod private;
 pub mod queries;
 pub mod reload;
 pub mod sync;
+pub mod tags;
 
 pub use error::ServiceError;
 pub use fleet::{FleetService, FleetView};

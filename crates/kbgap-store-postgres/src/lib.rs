@@ -10,6 +10,7 @@
 
 mod catalog;
 mod error;
+mod history;
 mod machines;
 mod scratch;
 
@@ -172,6 +173,23 @@ impl Store for PgStore {
         not_seen_since: DateTime<Utc>,
     ) -> Result<Vec<MachineId>, StoreError> {
         machines::purge(&self.pool, not_seen_since).await
+    }
+
+    #[tracing::instrument(skip_all, fields(day = %snapshot.day))]
+    async fn put_fleet_snapshot(
+        &self,
+        snapshot: &kbgap_store::FleetSnapshot,
+    ) -> Result<bool, StoreError> {
+        history::put(&self.pool, snapshot).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%from, %to))]
+    async fn fleet_snapshots(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<kbgap_store::FleetSnapshot>, StoreError> {
+        history::range(&self.pool, from, to).await
     }
 
     /// A session-level advisory lock on a connection taken out of the pool for as long as the

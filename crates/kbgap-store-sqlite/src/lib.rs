@@ -9,6 +9,7 @@
 
 mod catalog;
 mod error;
+mod history;
 mod machines;
 
 use std::path::{Path, PathBuf};
@@ -189,6 +190,23 @@ impl Store for SqliteStore {
         not_seen_since: DateTime<Utc>,
     ) -> Result<Vec<MachineId>, StoreError> {
         machines::purge(&self.pool, not_seen_since).await
+    }
+
+    #[tracing::instrument(skip_all, fields(day = %snapshot.day))]
+    async fn put_fleet_snapshot(
+        &self,
+        snapshot: &kbgap_store::FleetSnapshot,
+    ) -> Result<bool, StoreError> {
+        history::put(&self.pool, snapshot).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%from, %to))]
+    async fn fleet_snapshots(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<kbgap_store::FleetSnapshot>, StoreError> {
+        history::range(&self.pool, from, to).await
     }
 
     /// Always granted: a SQLite database has one server writing it, and its transactions

@@ -15,6 +15,7 @@
 
 pub mod codec;
 mod error;
+pub mod history;
 pub mod import;
 pub mod kev;
 pub mod lifecycle;
@@ -27,7 +28,7 @@ pub mod testing;
 mod url;
 
 pub use error::StoreError;
-pub use model::{ImportOutcome, StoredMachine};
+pub use model::{ExposureCounts, FleetSnapshot, ImportOutcome, StoredMachine};
 pub use store::Store;
 pub use sync_lock::SyncLock;
 pub use url::{DEFAULT_SQLITE_FILE, StoreUrl, redact_url};

@@ -1,11 +1,11 @@
 //! The [`Store`] trait.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use kbgap_core::{Device, Document, DocumentInfo, Kev, MachineId};
 
 use crate::kev::KevOutcome;
-use crate::{ImportOutcome, StoreError, StoredMachine};
+use crate::{FleetSnapshot, ImportOutcome, StoreError, StoredMachine};
 
 /// Where kbgap keeps the catalog and the machines. One implementation per backend
 /// (`kbgap-store-sqlite`, `kbgap-store-postgres`), each with its own migrations.
@@ -100,6 +100,22 @@ pub trait Store: Send + Sync + 'static {
             .pop()
             .ok_or_else(|| StoreError::Backend("upsert of one machine returned nothing".into()))
     }
+
+    // ----- fleet history -----
+
+    /// Stores one UTC day's fleet counts, for the posture trend. Idempotent per day: the day's
+    /// row is replaced, unless the stored one was recorded later (of several servers on one
+    /// database, the latest recording wins, whatever order the writes arrive in). Says
+    /// whether `snapshot` was stored.
+    async fn put_fleet_snapshot(&self, snapshot: &FleetSnapshot) -> Result<bool, StoreError>;
+
+    /// The stored snapshots of the days from `from` to `to`, both included, oldest first.
+    /// Days nothing was recorded on are absent.
+    async fn fleet_snapshots(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<FleetSnapshot>, StoreError>;
 
     // ----- catalog sync -----
 

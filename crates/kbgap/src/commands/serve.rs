@@ -88,11 +88,14 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// The catalog's background work: following other processes' changes, and the scheduled sync.
+/// The background work: following other processes' catalog changes, the scheduled sync, and
+/// the daily fleet snapshot.
 fn spawn_lifecycle(ctx: &Context, args: &ServeArgs, fleet: &Arc<FleetService>) {
     let cache = ctx.data_dir.join("cache");
     let reloader = Reloader::new(Arc::clone(fleet), cache);
     tokio::spawn(reloader.run(Duration::from_secs(args.catalog_poll)));
+    // Today's fleet counts now, then at every UTC midnight: the dashboard's posture trend.
+    tokio::spawn(kbgap_service::history::run_daily(Arc::clone(fleet)));
     match args.sync_interval.0 {
         Some(every) => {
             let sources = SyncSources {

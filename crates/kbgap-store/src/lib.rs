@@ -22,6 +22,7 @@ pub mod machines;
 mod model;
 mod store;
 mod sync_lock;
+pub mod tokens;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod url;

@@ -4,5 +4,7 @@
 mod lifecycle;
 mod story;
 pub mod synth;
+mod tokens;
 
 pub use story::store_story;
+pub use tokens::token_story;

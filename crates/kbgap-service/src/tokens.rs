@@ -153,7 +153,16 @@ pub async fn revoke_issued_before(
             cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )));
     }
-    Ok(store.revoke_issued_before(cutoff, now).await?)
+    Ok(store.revoke_issued_before(whole_second_up(cutoff), now).await?)
+}
+
+/// `cutoff` rounded up to a whole second: a token's `iat` is whole seconds, so a token issued
+/// in the cut-off's second, before it, is refused too (and one issued after it in that second
+/// as well: refusing one token too many is the safe side).
+fn whole_second_up(cutoff: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = cutoff.timestamp();
+    let secs = if cutoff.timestamp_subsec_nanos() > 0 { floor + 1 } else { floor };
+    DateTime::from_timestamp(secs, 0).unwrap_or(cutoff)
 }
 
 #[cfg(test)]
@@ -182,6 +191,14 @@ mod tests {
         let e = find(&all, "abc").unwrap_err().to_string();
         assert!(e.contains("at least 8"), "{e}");
         assert!(find(&all, "0000000000").is_err());
+    }
+
+    #[test]
+    fn cutoffs_round_up_to_whole_seconds() {
+        let t = DateTime::from_timestamp(100, 1).unwrap();
+        assert_eq!(whole_second_up(t).timestamp(), 101);
+        let exact = DateTime::from_timestamp(100, 0).unwrap();
+        assert_eq!(whole_second_up(exact), exact);
     }
 
     #[test]

@@ -55,7 +55,9 @@ impl Target {
     }
 
     fn token(&self, args: &[&str]) -> String {
-        let o = self.kbgap(&[&["token"], args].concat());
+        let mut all = vec!["token"];
+        all.extend_from_slice(args);
+        let o = self.kbgap(&all);
         assert!(o.status.success(), "{}", stderr(&o));
         stdout(&o).trim().to_owned()
     }

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 fn schema() -> Value {
@@ -22,17 +24,34 @@ const FIXTURE: &str = "fixtures/collector/win11-24h2-ltsc.report.json";
 
 /// Keywords `validate` enforces, and the annotations it may ignore.
 const ENFORCED: [&str; 13] = [
-    "type", "required", "properties", "items", "enum", "pattern", "minLength", "maxLength",
-    "maxItems", "minimum", "maximum", "format", "$schema",
+    "type",
+    "required",
+    "properties",
+    "items",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "maxItems",
+    "minimum",
+    "maximum",
+    "format",
+    "$schema",
 ];
 const ANNOTATIONS: [&str; 4] = ["$id", "title", "description", "default"];
 
 fn keywords(schema: &Value, out: &mut Vec<String>) {
-    let Some(obj) = schema.as_object() else { return };
+    let Some(obj) = schema.as_object() else {
+        return;
+    };
     for (k, v) in obj {
         out.push(k.clone());
         match k.as_str() {
-            "properties" => v.as_object().unwrap().values().for_each(|s| keywords(s, out)),
+            "properties" => v
+                .as_object()
+                .unwrap()
+                .values()
+                .for_each(|s| keywords(s, out)),
             "items" => keywords(v, out),
             _ => {}
         }
@@ -95,10 +114,16 @@ fn validate(s: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         }
     }
     if let Some(n) = v.as_f64() {
-        if s.get("minimum").and_then(Value::as_f64).is_some_and(|m| n < m) {
+        if s.get("minimum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| n < m)
+        {
             fail(format!("{n} is below the minimum"));
         }
-        if s.get("maximum").and_then(Value::as_f64).is_some_and(|m| n > m) {
+        if s.get("maximum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| n > m)
+        {
             fail(format!("{n} is above the maximum"));
         }
     }
@@ -115,7 +140,12 @@ fn validate(s: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         }
     }
     if let Some(obj) = v.as_object() {
-        for r in s.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for r in s
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let r = r.as_str().unwrap();
             if !obj.contains_key(r) {
                 errors.push(format!("{path}: required {r} is missing"));
@@ -156,7 +186,11 @@ fn errors_of(doc: &Value) -> Vec<String> {
 /// The fixture as text: it is UTF-16LE with a BOM, as PowerShell 5.1's `>` writes it.
 fn fixture_text() -> String {
     let bytes = std::fs::read(repo(FIXTURE)).unwrap();
-    assert_eq!(&bytes[..2], b"\xff\xfe", "PowerShell 5.1 writes UTF-16LE with a BOM");
+    assert_eq!(
+        &bytes[..2],
+        b"\xff\xfe",
+        "PowerShell 5.1 writes UTF-16LE with a BOM"
+    );
     let units: Vec<u16> = (bytes[2..].chunks_exact(2))
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .collect();
@@ -170,7 +204,10 @@ fn the_validator_knows_every_keyword_the_schema_uses() {
     let unknown: Vec<&String> = (used.iter())
         .filter(|k| !ENFORCED.contains(&k.as_str()) && !ANNOTATIONS.contains(&k.as_str()))
         .collect();
-    assert!(unknown.is_empty(), "the schema uses {unknown:?}: teach validate()");
+    assert!(
+        unknown.is_empty(),
+        "the schema uses {unknown:?}: teach validate()"
+    );
 }
 
 #[test]
@@ -191,17 +228,38 @@ fn the_validator_refuses_what_the_schema_forbids() {
     };
     let cases: [(&dyn Fn(&mut Value), &str); 8] = [
         (&|d| d["osVersion"] = "10.0".into(), "$.osVersion"),
-        (&|d| d["installationType"] = "Workstation".into(), "$.installationType"),
-        (&|d| d["installedKbs"][1] = "KBabc".into(), "$.installedKbs[1]"),
-        (&|d| d["computerDnsName"] = "x".repeat(256).into(), "$.computerDnsName"),
+        (
+            &|d| d["installationType"] = "Workstation".into(),
+            "$.installationType",
+        ),
+        (
+            &|d| d["installedKbs"][1] = "KBabc".into(),
+            "$.installedKbs[1]",
+        ),
+        (
+            &|d| d["computerDnsName"] = "x".repeat(256).into(),
+            "$.computerDnsName",
+        ),
         (&|d| d["ubr"] = (-1).into(), "$.ubr"),
-        (&|d| d["lastSeen"] = "2024-13-01T00:00:00Z".into(), "$.lastSeen"),
-        (&|d| d["software"][0]["name"] = Value::Null, "$.software[0].name"),
-        (&|d| drop(d.as_object_mut().unwrap().remove("architecture")), "architecture is missing"),
+        (
+            &|d| d["lastSeen"] = "2024-13-01T00:00:00Z".into(),
+            "$.lastSeen",
+        ),
+        (
+            &|d| d["software"][0]["name"] = Value::Null,
+            "$.software[0].name",
+        ),
+        (
+            &|d| drop(d.as_object_mut().unwrap().remove("architecture")),
+            "architecture is missing",
+        ),
     ];
     for (edit, expected) in cases {
         let errors = broken(edit);
-        assert!(errors.iter().any(|e| e.contains(expected)), "{expected}: {errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{expected}: {errors:?}"
+        );
     }
 }
 
@@ -213,7 +271,10 @@ fn the_collector_fixture_reads_as_its_machine() {
         panic!("{inv:?}")
     };
     assert_eq!(d.computer_dns_name, "WINXI24H2LTSC");
-    assert_eq!(d.products, ["Windows 11 Version 24H2 for x64-based Systems"]);
+    assert_eq!(
+        d.products,
+        ["Windows 11 Version 24H2 for x64-based Systems"]
+    );
     let kbs: Vec<u32> = d.installed_kbs.iter().map(|k| k.get()).collect();
     assert_eq!(kbs, [5037589, 5037783, 5039449]);
     assert_eq!(d.software.len(), 3);

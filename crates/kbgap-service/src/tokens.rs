@@ -53,7 +53,10 @@ impl RevocationList {
 
     /// The store's revocation generation this list reflects.
     pub fn generation(&self) -> i64 {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).generation
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
     }
 
     /// Takes the store's revocations as the new state.
@@ -153,7 +156,9 @@ pub async fn revoke_issued_before(
             cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )));
     }
-    Ok(store.revoke_issued_before(whole_second_up(cutoff), now).await?)
+    Ok(store
+        .revoke_issued_before(whole_second_up(cutoff), now)
+        .await?)
 }
 
 /// `cutoff` rounded up to a whole second: a token's `iat` is whole seconds, so a token issued
@@ -161,7 +166,11 @@ pub async fn revoke_issued_before(
 /// as well: refusing one token too many is the safe side).
 fn whole_second_up(cutoff: DateTime<Utc>) -> DateTime<Utc> {
     let floor = cutoff.timestamp();
-    let secs = if cutoff.timestamp_subsec_nanos() > 0 { floor + 1 } else { floor };
+    let secs = if cutoff.timestamp_subsec_nanos() > 0 {
+        floor + 1
+    } else {
+        floor
+    };
     DateTime::from_timestamp(secs, 0).unwrap_or(cutoff)
 }
 
@@ -183,7 +192,11 @@ mod tests {
 
     #[test]
     fn finds_by_jti_or_unique_prefix() {
-        let all = [rec("abcdef0123456789"), rec("abcdef0199999999"), rec("ffff")];
+        let all = [
+            rec("abcdef0123456789"),
+            rec("abcdef0199999999"),
+            rec("ffff"),
+        ];
         assert_eq!(find(&all, "FFFF").unwrap().jti, "ffff");
         assert_eq!(find(&all, "abcdef012").unwrap().jti, "abcdef0123456789");
         let e = find(&all, "abcdef01").unwrap_err().to_string();

@@ -11,8 +11,8 @@
 mod catalog;
 mod error;
 mod machines;
-mod tokens;
 mod scratch;
+mod tokens;
 
 use std::fmt;
 use std::str::FromStr;

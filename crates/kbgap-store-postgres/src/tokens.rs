@@ -67,7 +67,11 @@ pub(crate) async fn revoke(
             .await
             .map_err(|e| db(&context, e))?;
     let outcome = match found {
-        None => return Err(StoreError::NotFound(format!("no issued token has jti {jti}"))),
+        None => {
+            return Err(StoreError::NotFound(format!(
+                "no issued token has jti {jti}"
+            )));
+        }
         Some(Some(at)) => RevokeOutcome::AlreadyRevoked(at),
         Some(None) => {
             sqlx::query("UPDATE issued_tokens SET revoked_at = $2 WHERE jti = $1")
@@ -123,7 +127,10 @@ pub(crate) async fn generation(pool: &PgPool) -> Result<i64, StoreError> {
 }
 
 /// Read in one repeatable-read transaction, so the generation matches the list.
-pub(crate) async fn revocations(pool: &PgPool, now: DateTime<Utc>) -> Result<Revocations, StoreError> {
+pub(crate) async fn revocations(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<Revocations, StoreError> {
     let context = "reading revoked tokens";
     let mut tx = pool.begin().await.map_err(|e| db(context, e))?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

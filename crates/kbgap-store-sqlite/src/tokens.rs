@@ -79,7 +79,11 @@ pub(crate) async fn revoke(
             .await
             .map_err(|e| db(&context, e))?;
     let outcome = match found {
-        None => return Err(StoreError::NotFound(format!("no issued token has jti {jti}"))),
+        None => {
+            return Err(StoreError::NotFound(format!(
+                "no issued token has jti {jti}"
+            )));
+        }
         Some(Some(at)) => RevokeOutcome::AlreadyRevoked(parse_time(&context, &at)?),
         Some(None) => {
             sqlx::query("UPDATE issued_tokens SET revoked_at = ?2 WHERE jti = ?1")
@@ -145,10 +149,11 @@ pub(crate) async fn revocations(
 ) -> Result<Revocations, StoreError> {
     let context = "reading revoked tokens";
     let mut tx = pool.begin().await.map_err(|e| db(context, e))?;
-    let row = sqlx::query("SELECT generation, issued_before FROM token_revocation WHERE singleton = 1")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| db(context, e))?;
+    let row =
+        sqlx::query("SELECT generation, issued_before FROM token_revocation WHERE singleton = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| db(context, e))?;
     let generation: i64 = row.try_get("generation").map_err(|e| db(context, e))?;
     let before: Option<String> = row.try_get("issued_before").map_err(|e| db(context, e))?;
     let jtis: Vec<String> = sqlx::query_scalar(

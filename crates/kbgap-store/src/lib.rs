@@ -22,9 +22,9 @@ pub mod machines;
 mod model;
 mod store;
 mod sync_lock;
-pub mod tokens;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tokens;
 mod url;
 
 pub use error::StoreError;

@@ -119,8 +119,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes the recorded token `jti` at `now` (bumping the revocation generation);
     /// [`StoreError::NotFound`] when no token with this `jti` was recorded.
-    async fn revoke_token(&self, jti: &str, now: DateTime<Utc>)
-    -> Result<RevokeOutcome, StoreError>;
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RevokeOutcome, StoreError>;
 
     /// Refuses from now on every token issued strictly before `cutoff` (a later cut-off
     /// replaces an earlier one, never the reverse), marks the recorded ones revoked at `now`, and

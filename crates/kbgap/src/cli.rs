@@ -369,9 +369,9 @@ fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
         Some((i, _)) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration: give seconds, or a number with s, m, h or d"))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("{s:?} is not a duration: give seconds, or a number with s, m, h or d")
+    })?;
     let per = match unit {
         "s" => 1,
         "m" => 60,
@@ -426,9 +426,7 @@ fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     }
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
-        .map_err(|_| {
-            format!("{s:?} is not a date: give 2026-12-01, 2026-12-01T08:00:00Z or now")
-        })
+        .map_err(|_| format!("{s:?} is not a date: give 2026-12-01, 2026-12-01T08:00:00Z or now"))
 }
 
 /// `kbgap machines …`

@@ -12,7 +12,9 @@ use common::Server;
 use serde_json::Value;
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 /// A data dir, and the PostgreSQL database when the test runs there.
@@ -29,7 +31,12 @@ impl Target {
             dir: tempfile::tempdir().unwrap(),
             db,
         };
-        let o = t.kbgap(&["--quiet", "catalog", "import", repo("data/msrc-cvrf/2026-Jan.xml.zst").to_str().unwrap()]);
+        let o = t.kbgap(&[
+            "--quiet",
+            "catalog",
+            "import",
+            repo("data/msrc-cvrf/2026-Jan.xml.zst").to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         t
     }
@@ -101,7 +108,12 @@ async fn status(client: &reqwest::Client, base: &str, tok: &str) -> (u16, String
 }
 
 /// Polls until the token is refused; the time it took.
-async fn refused_within(client: &reqwest::Client, base: &str, tok: &str, limit: Duration) -> Duration {
+async fn refused_within(
+    client: &reqwest::Client,
+    base: &str,
+    tok: &str,
+    limit: Duration,
+) -> Duration {
     let start = Instant::now();
     loop {
         let (code, body) = status(client, base, tok).await;
@@ -131,20 +143,36 @@ async fn revocation_story(db: Option<String>) {
     let jti = jti_of(&doomed);
     let o = t.kbgap(&["token", "revoke", &jti[..12]]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&format!("revoked token {jti}")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("revoked token {jti}")),
+        "{}",
+        stderr(&o)
+    );
     let took = refused_within(&client, &server.base, &doomed, Duration::from_secs(5)).await;
     eprintln!("revoked token refused after {took:?}");
-    assert_eq!(status(&client, &server.base, &kept).await.0, 200, "only that token");
+    assert_eq!(
+        status(&client, &server.base, &kept).await.0,
+        200,
+        "only that token"
+    );
 
     // A cut-off reaches every token issued before it, recorded or not.
     let o = t.kbgap(&["token", "revoke", "--issued-before", "now"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("1 recorded token newly revoked"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 recorded token newly revoked"),
+        "{}",
+        stderr(&o)
+    );
     refused_within(&client, &server.base, &kept, Duration::from_secs(5)).await;
     // The cut-off is rounded up to a whole second (`iat` has no finer grain).
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let fresh = t.token(&["--roles", "Machine.Read.All"]);
-    assert_eq!(status(&client, &server.base, &fresh).await.0, 200, "issued after the cut-off");
+    assert_eq!(
+        status(&client, &server.base, &fresh).await.0,
+        200,
+        "issued after the cut-off"
+    );
 
     // A restarted server reads the list before it opens its port.
     drop(server);
@@ -164,7 +192,9 @@ async fn a_revoked_token_is_refused_by_a_running_server_within_5_s_on_postgres()
         eprintln!("skipped: KBGAP_TEST_DATABASE_URL is unset (see .ci/start-postgres.sh)");
         return;
     };
-    let scratch = kbgap_store_postgres::ScratchDatabase::create(&base).await.unwrap();
+    let scratch = kbgap_store_postgres::ScratchDatabase::create(&base)
+        .await
+        .unwrap();
     let story = tokio::spawn(revocation_story(Some(scratch.url().to_owned()))).await;
     scratch.drop_database().await.unwrap();
     if let Err(e) = story {
@@ -182,8 +212,20 @@ fn list_and_revoke_behaviour_and_exit_codes() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("no tokens to show"), "{}", stdout(&o));
 
-    let bound = t.token(&["--roles", "Inventory.Submit", "--machine", "PC-01", "--app", "collector"]);
-    let reader = t.token(&["--roles", "Machine.Read.All,Software.Read.All", "--ttl", "2h"]);
+    let bound = t.token(&[
+        "--roles",
+        "Inventory.Submit",
+        "--machine",
+        "PC-01",
+        "--app",
+        "collector",
+    ]);
+    let reader = t.token(&[
+        "--roles",
+        "Machine.Read.All,Software.Read.All",
+        "--ttl",
+        "2h",
+    ]);
     let listed = t.listed();
     assert_eq!(listed.len(), 2);
     let (b, r) = (&listed[0], &listed[1]);
@@ -193,9 +235,15 @@ fn list_and_revoke_behaviour_and_exit_codes() {
     assert_eq!(b["machine"], "PC-01");
     assert_eq!(b["status"], "active");
     let secs = |v: &Value, k: &str| {
-        chrono::DateTime::parse_from_rfc3339(v[k].as_str().unwrap()).unwrap().timestamp()
+        chrono::DateTime::parse_from_rfc3339(v[k].as_str().unwrap())
+            .unwrap()
+            .timestamp()
     };
-    assert_eq!(secs(b, "expiresAt") - secs(b, "issuedAt"), 90 * 86_400, "Inventory.Submit default");
+    assert_eq!(
+        secs(b, "expiresAt") - secs(b, "issuedAt"),
+        90 * 86_400,
+        "Inventory.Submit default"
+    );
     assert_eq!(secs(r, "expiresAt") - secs(r, "issuedAt"), 2 * 3_600);
 
     // Lifetimes past the role's maximum are refused, and nothing is recorded.
@@ -220,21 +268,37 @@ fn list_and_revoke_behaviour_and_exit_codes() {
     assert_eq!(t.listed()[1]["status"], "revoked");
 
     for (args, expected) in [
-        (vec!["token", "revoke", "0123456789abcdef"], "no issued token"),
+        (
+            vec!["token", "revoke", "0123456789abcdef"],
+            "no issued token",
+        ),
         (vec!["token", "revoke", "abc"], "at least 8"),
-        (vec!["token", "revoke", "--issued-before", "2999-01-01"], "in the future"),
-        (vec!["token", "revoke", "--issued-before", "yesterday"], "not a date"),
+        (
+            vec!["token", "revoke", "--issued-before", "2999-01-01"],
+            "in the future",
+        ),
+        (
+            vec!["token", "revoke", "--issued-before", "yesterday"],
+            "not a date",
+        ),
     ] {
         let o = t.kbgap(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
     }
     let o = t.kbgap(&["token", "revoke"]);
-    assert_eq!(o.status.code(), Some(2), "a jti or --issued-before is required");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a jti or --issued-before is required"
+    );
 
     let o = t.kbgap(&["token", "list", "--format", "csv"]);
     let csv = stdout(&o);
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("jti,subject,roles,machine,issuedAt,expiresAt,revokedAt,status"));
+    assert_eq!(
+        lines.next(),
+        Some("jti,subject,roles,machine,issuedAt,expiresAt,revokedAt,status")
+    );
     assert_eq!(lines.count(), 2);
 }

@@ -135,8 +135,14 @@ mod tests {
             "another signature is another token"
         );
         c.put("old", v(now - 120, None, "2"));
-        assert!(matches!(c.get("old", 60, &none), Some(Err(AuthError::Expired))));
-        assert!(c.get("old", 60, &none).is_none(), "an expired entry is dropped");
+        assert!(matches!(
+            c.get("old", 60, &none),
+            Some(Err(AuthError::Expired))
+        ));
+        assert!(
+            c.get("old", 60, &none).is_none(),
+            "an expired entry is dropped"
+        );
         c.put("early", v(now + 100, Some(now + 1000), "3"));
         assert!(matches!(
             c.get("early", 60, &none),
@@ -155,6 +161,9 @@ mod tests {
             jtis: vec!["j1".into()],
             issued_before: None,
         });
-        assert!(matches!(c.get("a.b.c", 0, &list), Some(Err(AuthError::Revoked))));
+        assert!(matches!(
+            c.get("a.b.c", 0, &list),
+            Some(Err(AuthError::Revoked))
+        ));
     }
 }

@@ -76,8 +76,17 @@ mod tests {
             r(&[INVENTORY_SUBMIT, "Machine.Read.All"]),
             days(8 * HOUR, 30 * DAY)
         );
-        assert_eq!(r(&["Machine.Read.All", "Machine.ReadWrite.All"]).max.as_secs(), 7 * DAY);
+        assert_eq!(
+            r(&["Machine.Read.All", "Machine.ReadWrite.All"])
+                .max
+                .as_secs(),
+            7 * DAY
+        );
         assert_eq!(r(&[]), OTHER);
-        assert!(BY_ROLE.iter().all(|(_, l)| l.default <= l.max && l.max <= LONGEST));
+        assert!(
+            BY_ROLE
+                .iter()
+                .all(|(_, l)| l.default <= l.max && l.max <= LONGEST)
+        );
     }
 }

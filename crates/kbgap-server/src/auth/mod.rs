@@ -301,7 +301,8 @@ impl Authenticator {
         }
         let verified = self.verify(token).await?;
         let principal = verified.principal.clone();
-        let revoked = (self.revoked).is_revoked(verified.jti.as_deref(), verified.iat, verified.local);
+        let revoked =
+            (self.revoked).is_revoked(verified.jti.as_deref(), verified.iat, verified.local);
         self.verified.put(token, verified);
         if revoked {
             return Err(AuthError::Revoked);

@@ -39,7 +39,10 @@ pub async fn token_story(store: Arc<dyn Store>) {
         store.record_token(&a).await,
         Err(StoreError::Conflict(_))
     ));
-    assert_eq!(store.issued_tokens().await.unwrap(), [a.clone(), b.clone(), c.clone()]);
+    assert_eq!(
+        store.issued_tokens().await.unwrap(),
+        [a.clone(), b.clone(), c.clone()]
+    );
 
     assert_eq!(
         store.revoke_token("bb02", at(300)).await.unwrap(),
@@ -55,12 +58,25 @@ pub async fn token_story(store: Arc<dyn Store>) {
     ));
     assert_eq!(store.revocation_generation().await.unwrap(), 1);
     let r = store.revocations(at(400)).await.unwrap();
-    assert_eq!((r.generation, r.jtis.as_slice()), (1, ["bb02".to_owned()].as_slice()));
+    assert_eq!(
+        (r.generation, r.jtis.as_slice()),
+        (1, ["bb02".to_owned()].as_slice())
+    );
     // Past its exp a revoked token need not be listed: it is refused anyway.
-    assert!(store.revocations(at(200_000)).await.unwrap().jtis.is_empty());
+    assert!(
+        store
+            .revocations(at(200_000))
+            .await
+            .unwrap()
+            .jtis
+            .is_empty()
+    );
 
     // A cut-off marks the recorded tokens before it, not those at or after it.
-    assert_eq!(store.revoke_issued_before(at(200), at(500)).await.unwrap(), 1);
+    assert_eq!(
+        store.revoke_issued_before(at(200), at(500)).await.unwrap(),
+        1
+    );
     let r = store.revocations(at(600)).await.unwrap();
     assert_eq!(r.generation, 2);
     assert_eq!(r.jtis, ["aa01", "bb02"]);

@@ -47,7 +47,10 @@ impl Status {
 /// Lists the recorded tokens in `format`; expired ones (revoked or not) only with `all`.
 pub async fn run(ctx: &Context, format: ListFormat, all: bool) -> Result<()> {
     let store = ctx.open_store().await?;
-    let tokens = store.issued_tokens().await.context("reading issued tokens")?;
+    let tokens = store
+        .issued_tokens()
+        .await
+        .context("reading issued tokens")?;
     let now = Utc::now();
     let shown: Vec<(&IssuedToken, Status)> = (tokens.iter())
         .map(|t| (t, Status::of(t, now)))
@@ -61,7 +64,11 @@ pub async fn run(ctx: &Context, format: ListFormat, all: bool) -> Result<()> {
                 write!(out, "{}", table(&shown, width, term::colour()))?;
             }
             let hidden = tokens.len() - shown.len();
-            write!(out, "{}", term::indented(&summary(&shown, hidden), width, 0, 4))?;
+            write!(
+                out,
+                "{}",
+                term::indented(&summary(&shown, hidden), width, 0, 4)
+            )?;
         }
         ListFormat::Json => {
             let value: Vec<Json<'_>> = shown.iter().map(|(t, s)| Json::new(t, *s)).collect();
@@ -235,6 +242,9 @@ mod tests {
         assert!(text.contains("revoked"));
         let wide = table(&rows, 160, false);
         assert!(wide.contains(&"ab".repeat(16)), "{wide}");
-        assert_eq!(summary(&rows, 2), "2 tokens: 1 active, 1 revoked; 2 expired not shown (--all lists them)");
+        assert_eq!(
+            summary(&rows, 2),
+            "2 tokens: 1 active, 1 revoked; 2 expired not shown (--all lists them)"
+        );
     }
 }

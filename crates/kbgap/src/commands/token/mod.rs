@@ -109,7 +109,13 @@ async fn issue(ctx: &Context, args: &IssueArgs) -> Result<()> {
     let ttl = lifetime(&roles, args.ttl)?;
     let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
         .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
-    let signed = issuer.issue_app(&roles, args.machine.as_deref(), &args.tenant, &args.app, ttl)?;
+    let signed = issuer.issue_app(
+        &roles,
+        args.machine.as_deref(),
+        &args.tenant,
+        &args.app,
+        ttl,
+    )?;
     let store = ctx.open_store().await?;
     let at = |secs: u64| {
         i64::try_from(secs)
@@ -163,9 +169,18 @@ mod tests {
     fn lifetimes_default_by_role_and_are_capped() {
         let r = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let day = 86_400;
-        assert_eq!(lifetime(&r(&["Inventory.Submit"]), None).unwrap().as_secs(), 90 * day);
-        assert_eq!(lifetime(&r(&["Machine.Read.All"]), None).unwrap().as_secs(), 8 * 3600);
-        let e = lifetime(&r(&["Machine.ReadWrite.All"]), Some(Duration::from_secs(8 * day)));
+        assert_eq!(
+            lifetime(&r(&["Inventory.Submit"]), None).unwrap().as_secs(),
+            90 * day
+        );
+        assert_eq!(
+            lifetime(&r(&["Machine.Read.All"]), None).unwrap().as_secs(),
+            8 * 3600
+        );
+        let e = lifetime(
+            &r(&["Machine.ReadWrite.All"]),
+            Some(Duration::from_secs(8 * day)),
+        );
         assert!(e.unwrap_err().to_string().contains("(7d)"));
         assert!(lifetime(&r(&["Machine.Read.All"]), Some(Duration::ZERO)).is_err());
         assert_eq!(human(Duration::from_secs(5400)), "90m");

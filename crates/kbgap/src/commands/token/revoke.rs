@@ -9,7 +9,11 @@ use crate::context::Context;
 
 /// Revokes `jti` or, with `issued_before`, every token issued before it; says what it did on
 /// stderr (stdout stays empty for scripts).
-pub async fn run(ctx: &Context, jti: Option<&str>, issued_before: Option<DateTime<Utc>>) -> Result<()> {
+pub async fn run(
+    ctx: &Context,
+    jti: Option<&str>,
+    issued_before: Option<DateTime<Utc>>,
+) -> Result<()> {
     let store = ctx.open_store().await?;
     let now = Utc::now();
     let at = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);

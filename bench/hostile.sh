@@ -30,8 +30,8 @@ python3 bench/fleet.py "$n" --ubrs "$work/ubrs.json" >"$work/fleet.ndjson"
 "$bin" --data-dir "$work" serve --listen "127.0.0.1:$port" --max-connections "$max_conn" \
     --rate-per-minute 100000000 --rate-per-hour 1000000000 2>"$work/serve.log" &
 server=$!
-until grep -q "listening on" "$work/serve.log"; do sleep 0.2; done
-export TOKEN="$("$bin" --data-dir "$work" token --roles Machine.Read.All,Vulnerability.Read.All)"
+until grep -qs "listening on" "$work/serve.log"; do sleep 0.2; done
+export TOKEN="$("$bin" --data-dir "$work" token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All)"
 base="http://127.0.0.1:$port"
 python3 - "$base" "$work/ids.txt" <<'PY'
 import json, os, sys, urllib.request

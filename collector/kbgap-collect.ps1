@@ -30,10 +30,12 @@
     Runs on Windows PowerShell 5.1 and PowerShell 7; reads only, changes nothing.
 
 .PARAMETER Url
-    Base URL of a kbgap server. When given, the report is POSTed to <Url>/api/inventory.
+    Base URL of a kbgap server. When given, the report is POSTed to <Url>/api/inventory. With
+    -Install, the server the scheduled task reports to.
 
 .PARAMETER Token
-    Bearer token for the server (sent as "Authorization: Bearer <Token>").
+    Bearer token for the server (sent as "Authorization: Bearer <Token>"). Use an ingest-only
+    token: kbgap token --roles Inventory.Submit (it can post reports and nothing else).
 
 .PARAMETER Id
     Optional machine id (40 lowercase hexadecimal characters); the server assigns one otherwise.
@@ -45,6 +47,39 @@
 .PARAMETER Tags
     Tags for the machine (a site, a role, an owner: -Tags 'site:Berlin','finance'), sent as
     machineTags beside the registry device tag. At most 50 tags of at most 200 characters each.
+.PARAMETER Install
+    Deploy the collector on this machine (needs an elevated prompt, or SYSTEM as under GPO or
+    Intune): copies this script to %ProgramFiles%\kbgap, keeps -Url and -Token in
+    %ProgramData%\kbgap\collector.json (an ACL that only SYSTEM and Administrators can read; the
+    token also encrypted with DPAPI for the machine), registers the event log source
+    "kbgap-collect" in the Application log, and registers the scheduled task \kbgap\kbgap
+    collector, running as SYSTEM daily at -At plus a random delay of up to -RandomDelayHours.
+    A first report is sent at once when the settings are new or changed; running -Install
+    again with the same settings (a GPO startup script does, at every boot) changes nothing else.
+
+.PARAMETER Uninstall
+    Remove the scheduled task, the stored settings, the installed script and the event source.
+
+.PARAMETER Scheduled
+    What the scheduled task runs: read the stored settings, send the report, log to the event
+    log. Not meant to be typed.
+
+.PARAMETER At
+    With -Install: the daily start time (default 09:00 local time).
+
+.PARAMETER RandomDelayHours
+    With -Install: the random delay added to -At, so a fleet does not report all at once
+    (default 4).
+
+.PARAMETER MaxAttempts
+    Attempts to send the report before giving up until the next run (default 6). Between
+    attempts the collector waits 30 s, 60 s, 120 s … (at most 15 minutes, with jitter), or
+    what the server's Retry-After asks for. Refusals that repeating cannot fix (400, 401, 403,
+    413) are not retried.
+
+.PARAMETER AllowHttp
+    Accept an http:// URL with -Install or -Url (the token then crosses the network in clear
+    text). Without it, only https:// and http://localhost are accepted.
 
 .EXAMPLE
     .\kbgap-collect.ps1 > report.json ; kbgap scan report.json
@@ -54,17 +89,42 @@
 
 .EXAMPLE
     .\kbgap-collect.ps1 -Url https://kbgap.contoso.com -Token $env:KBGAP_TOKEN
+
+.EXAMPLE
+    .\kbgap-collect.ps1 -Install -Url https://kbgap.contoso.com -Token $token
+
+.EXAMPLE
+    .\kbgap-collect.ps1 -Uninstall
 #>
-[CmdletBinding()]
+[CmdletBinding(DefaultParameterSetName = 'Collect')]
 param(
+    [Parameter(ParameterSetName = 'Collect')]
+    [Parameter(ParameterSetName = 'Install', Mandatory = $true)]
     [string] $Url,
+    [Parameter(ParameterSetName = 'Collect')]
+    [Parameter(ParameterSetName = 'Install', Mandatory = $true)]
     [string] $Token,
     [ValidatePattern('^[0-9a-f]{40}$')]
     [string] $Id,
     [switch] $Hotpatch,
     [ValidateCount(0, 50)]
     [ValidateLength(1, 200)]
-    [string[]] $Tags
+    [string[]] $Tags,
+    [Parameter(ParameterSetName = 'Install', Mandatory = $true)]
+    [switch] $Install,
+    [Parameter(ParameterSetName = 'Uninstall', Mandatory = $true)]
+    [switch] $Uninstall,
+    [Parameter(ParameterSetName = 'Scheduled', Mandatory = $true)]
+    [switch] $Scheduled,
+    [Parameter(ParameterSetName = 'Install')]
+    [ValidatePattern('^([01]?[0-9]|2[0-3]):[0-5][0-9]$')]
+    [string] $At = '09:00',
+    [Parameter(ParameterSetName = 'Install')]
+    [ValidateRange(0, 23)]
+    [int] $RandomDelayHours = 4,
+    [ValidateRange(1, 20)]
+    [int] $MaxAttempts = 6,
+    [switch] $AllowHttp
 )
 
 Set-StrictMode -Version 2.0
@@ -287,14 +347,231 @@ function New-Report {
     return $report
 }
 
+# ----- sending, with retries -----
+
+$EventSource = 'kbgap-collect'
+$TaskPath = '\kbgap\'
+$TaskName = 'kbgap collector'
+$InstallDir = Join-Path $env:ProgramFiles 'kbgap'
+$ConfigDir = Join-Path $env:ProgramData 'kbgap'
+$ConfigFile = Join-Path $ConfigDir 'collector.json'
+
+function Write-CollectorEvent([int] $EventId, [string] $Type, [string] $Message) {
+    # The Application log, source kbgap-collect (registered by -Install). 1000 sent, 1001 retry,
+    # 1002 failed, 1003 installed, 1004 uninstalled.
+    if ($Scheduled -or $Type -eq 'Information') { Write-Verbose $Message } else { Write-Warning $Message }
+    try {
+        if ([System.Diagnostics.EventLog]::SourceExists($EventSource)) {
+            [System.Diagnostics.EventLog]::WriteEntry($EventSource, $Message, $Type, $EventId)
+        }
+    } catch {
+        # Not elevated enough to look up sources: the message went to the verbose stream.
+    }
+}
+
+function Test-AcceptedUrl([string] $Address) {
+    $uri = $null
+    if (-not [Uri]::TryCreate($Address, [UriKind]::Absolute, [ref]$uri)) { throw "-Url '$Address' is not an absolute URL" }
+    if ($uri.Scheme -eq 'https') { return }
+    if ($uri.Scheme -eq 'http' -and ($uri.IsLoopback -or $AllowHttp)) { return }
+    throw "-Url '$Address' is not https: the token would cross the network in clear text (add -AllowHttp to accept that)"
+}
+
+function Get-StatusCode($Response) {
+    if ($null -eq $Response) { return 0 }
+    try { return [int]$Response.StatusCode } catch { return 0 }
+}
+
+function Get-RetryAfterSeconds($Response) {
+    # Windows PowerShell 5.1 gives an HttpWebResponse (headers by name); PowerShell 7 an
+    # HttpResponseMessage (a parsed RetryAfter). Retry-After is seconds or an HTTP date.
+    if ($null -eq $Response) { return $null }
+    $value = $null
+    try {
+        if ($Response.Headers -is [System.Net.WebHeaderCollection]) {
+            $value = $Response.Headers['Retry-After']
+        } elseif ($null -ne $Response.Headers.RetryAfter) {
+            $ra = $Response.Headers.RetryAfter
+            if ($null -ne $ra.Delta) { return [int]$ra.Delta.TotalSeconds }
+            if ($null -ne $ra.Date) { return [int][Math]::Max(0, ($ra.Date.UtcDateTime - [DateTime]::UtcNow).TotalSeconds) }
+        }
+    } catch {
+        return $null
+    }
+    if (-not $value) { return $null }
+    $seconds = 0
+    if ([int]::TryParse($value, [ref]$seconds)) { return [Math]::Max(0, $seconds) }
+    $date = [DateTime]::MinValue
+    $styles = [Globalization.DateTimeStyles]::AdjustToUniversal -bor [Globalization.DateTimeStyles]::AssumeUniversal
+    if ([DateTime]::TryParse($value, [Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$date)) {
+        return [int][Math]::Max(0, ($date - [DateTime]::UtcNow).TotalSeconds)
+    }
+    return $null
+}
+
+function Send-Report([string] $Json, [string] $Address, [string] $Bearer) {
+    # Returns $true once the server acknowledged the report. Network errors, 408, 429 and 5xx
+    # are retried with exponential backoff (Retry-After wins when the server sends one);
+    # other refusals are final: repeating the same report cannot change the answer.
+    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
+    $body = [System.Text.Encoding]::UTF8.GetBytes($Json)
+    $target = $Address.TrimEnd('/') + '/api/inventory'
+    $delay = 30
+    for ($attempt = 1; $attempt -le $MaxAttempts; $attempt++) {
+        try {
+            Invoke-RestMethod -Method Post -Uri $target -Body $body -TimeoutSec 120 -UseBasicParsing `
+                -ContentType 'application/json; charset=utf-8' -Headers @{ Authorization = "Bearer $Bearer" } | Out-Null
+            Write-CollectorEvent 1000 'Information' "kbgap: report sent to $Address (attempt $attempt)"
+            return $true
+        } catch {
+            $response = $null
+            if ($_.Exception.PSObject.Properties['Response']) { $response = $_.Exception.Response }
+            $status = Get-StatusCode $response
+            $reason = $_.Exception.Message
+            if ($status -ne 0 -and $status -ne 408 -and $status -ne 429 -and $status -lt 500) {
+                Write-CollectorEvent 1002 'Error' "kbgap: the server refused the report (HTTP $status), not retrying: $reason"
+                return $false
+            }
+            if ($attempt -eq $MaxAttempts) { break }
+            $wait = Get-RetryAfterSeconds $response
+            if ($null -eq $wait) { $wait = $delay + (Get-Random -Minimum 0 -Maximum ([Math]::Max(1, [int]($delay / 2)))) }
+            if ($wait -gt 3600) {
+                Write-CollectorEvent 1002 'Error' "kbgap: the server asks to wait $wait s (HTTP $status); giving up until the next run"
+                return $false
+            }
+            Write-CollectorEvent 1001 'Warning' "kbgap: sending to $Address failed (attempt $attempt of $MaxAttempts, HTTP $status): $reason; retrying in $wait s"
+            Start-Sleep -Seconds $wait
+            $delay = [Math]::Min(900, $delay * 2)
+        }
+    }
+    Write-CollectorEvent 1002 'Error' "kbgap: the report was not sent to $Address after $MaxAttempts attempts"
+    return $false
+}
+
+# ----- deployment -----
+
+function Assert-Elevated {
+    $identity = [Security.Principal.WindowsIdentity]::GetCurrent()
+    $principal = New-Object Security.Principal.WindowsPrincipal($identity)
+    if (-not ($identity.IsSystem -or $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator))) {
+        throw 'run this from an elevated prompt (or as SYSTEM): it changes machine settings'
+    }
+}
+
+function New-PrivateAcl([bool] $Container) {
+    # SYSTEM and Administrators only, nothing inherited: users cannot read the token.
+    if ($Container) { $acl = New-Object System.Security.AccessControl.DirectorySecurity }
+    else { $acl = New-Object System.Security.AccessControl.FileSecurity }
+    $acl.SetAccessRuleProtection($true, $false)
+    $inherit = if ($Container) { 'ContainerInherit, ObjectInherit' } else { 'None' }
+    foreach ($sid in 'S-1-5-18', 'S-1-5-32-544') {
+        $who = New-Object System.Security.Principal.SecurityIdentifier $sid
+        $rule = New-Object System.Security.AccessControl.FileSystemAccessRule($who, 'FullControl', $inherit, 'None', 'Allow')
+        $acl.AddAccessRule($rule)
+    }
+    $acl.SetOwner((New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'))
+    return $acl
+}
+
+function Protect-Secret([string] $Text) {
+    Add-Type -AssemblyName System.Security
+    $bytes = [System.Text.Encoding]::UTF8.GetBytes($Text)
+    $sealed = [System.Security.Cryptography.ProtectedData]::Protect($bytes, $null, [System.Security.Cryptography.DataProtectionScope]::LocalMachine)
+    return [Convert]::ToBase64String($sealed)
+}
+
+function Unprotect-Secret([string] $Sealed) {
+    Add-Type -AssemblyName System.Security
+    $bytes = [System.Security.Cryptography.ProtectedData]::Unprotect([Convert]::FromBase64String($Sealed), $null, [System.Security.Cryptography.DataProtectionScope]::LocalMachine)
+    return [System.Text.Encoding]::UTF8.GetString($bytes)
+}
+
+function Read-Settings {
+    if (-not (Test-Path -LiteralPath $ConfigFile)) { return $null }
+    $stored = Get-Content -LiteralPath $ConfigFile -Raw | ConvertFrom-Json
+    return [ordered]@{ url = [string]$stored.url; token = (Unprotect-Secret ([string]$stored.token)) }
+}
+
+function Write-Settings([string] $Address, [string] $Bearer) {
+    if (-not (Test-Path -LiteralPath $ConfigDir)) { New-Item -ItemType Directory -Path $ConfigDir | Out-Null }
+    Set-Acl -LiteralPath $ConfigDir -AclObject (New-PrivateAcl $true)
+    $json = [ordered]@{ url = $Address; token = (Protect-Secret $Bearer); storedAt = (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ') } | ConvertTo-Json
+    # Created inside the private folder, then given the same explicit ACL.
+    [System.IO.File]::WriteAllText($ConfigFile, $json, (New-Object System.Text.UTF8Encoding($false)))
+    Set-Acl -LiteralPath $ConfigFile -AclObject (New-PrivateAcl $false)
+}
+
+function Install-Collector {
+    Assert-Elevated
+    Test-AcceptedUrl $Url
+    if (-not $PSCommandPath) { throw '-Install needs the script as a file (run it with -File)' }
+    if (-not [System.Diagnostics.EventLog]::SourceExists($EventSource)) {
+        [System.Diagnostics.EventLog]::CreateEventSource($EventSource, 'Application')
+    }
+    if (-not (Test-Path -LiteralPath $InstallDir)) { New-Item -ItemType Directory -Path $InstallDir | Out-Null }
+    $installed = Join-Path $InstallDir 'kbgap-collect.ps1'
+    if ([IO.Path]::GetFullPath($PSCommandPath) -ne [IO.Path]::GetFullPath($installed)) {
+        Copy-Item -LiteralPath $PSCommandPath -Destination $installed -Force
+    }
+    $previous = $null
+    try { $previous = Read-Settings } catch { $previous = $null }
+    $changed = ($null -eq $previous) -or ($previous.url -ne $Url) -or ($previous.token -ne $Token)
+    if ($changed) { Write-Settings $Url $Token }
+
+    $powershell = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
+    $arguments = "-NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$installed`" -Scheduled -MaxAttempts $MaxAttempts"
+    if ($Hotpatch) { $arguments += ' -Hotpatch' }
+    if ($Tags) { $arguments += ' -Tags ' + (($Tags | ForEach-Object { "'" + ($_ -replace "'", "''") + "'" }) -join ',') }
+    if ($AllowHttp) { $arguments += ' -AllowHttp' }
+    $action = New-ScheduledTaskAction -Execute $powershell -Argument $arguments
+    $start = [DateTime]::Today.Add([TimeSpan]::Parse($At))
+    $trigger = New-ScheduledTaskTrigger -Daily -At $start -RandomDelay (New-TimeSpan -Hours $RandomDelayHours)
+    $principal = New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest
+    $settings = New-ScheduledTaskSettingsSet -StartWhenAvailable -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries `
+        -ExecutionTimeLimit (New-TimeSpan -Hours 2) -MultipleInstances IgnoreNew
+    Register-ScheduledTask -TaskPath $TaskPath -TaskName $TaskName -Action $action -Trigger $trigger `
+        -Principal $principal -Settings $settings -Description 'Sends this machine''s kbgap report (installed KBs, OS build, software).' -Force | Out-Null
+    Write-CollectorEvent 1003 'Information' "kbgap: collector installed, reporting to $Url daily at $At (random delay up to $RandomDelayHours h)"
+    if ($changed) { Start-ScheduledTask -TaskPath $TaskPath -TaskName $TaskName }
+    Write-Host "kbgap: collector installed: task $TaskPath$TaskName runs daily at $At + up to $RandomDelayHours h as SYSTEM, reporting to $Url"
+}
+
+function Uninstall-Collector {
+    Assert-Elevated
+    $task = Get-ScheduledTask -TaskPath $TaskPath -TaskName $TaskName -ErrorAction SilentlyContinue
+    if ($null -ne $task) { Unregister-ScheduledTask -TaskPath $TaskPath -TaskName $TaskName -Confirm:$false }
+    foreach ($path in $ConfigDir, $InstallDir) {
+        if (Test-Path -LiteralPath $path) { Remove-Item -LiteralPath $path -Recurse -Force }
+    }
+    Write-CollectorEvent 1004 'Information' 'kbgap: collector uninstalled'
+    if ([System.Diagnostics.EventLog]::SourceExists($EventSource)) { [System.Diagnostics.EventLog]::DeleteEventSource($EventSource) }
+    Write-Host 'kbgap: collector uninstalled (task, settings, script and event source removed)'
+}
+
+function Invoke-Scheduled {
+    try {
+        $stored = Read-Settings
+        if ($null -eq $stored) { throw "no settings in $ConfigFile (run -Install again)" }
+        Test-AcceptedUrl $stored.url
+        $json = New-Report | ConvertTo-Json -Depth 5
+    } catch {
+        Write-CollectorEvent 1002 'Error' "kbgap: no report built: $($_.Exception.Message)"
+        exit 1
+    }
+    if (-not (Send-Report $json $stored.url $stored.token)) { exit 1 }
+}
+
+switch ($PSCmdlet.ParameterSetName) {
+    'Install' { Install-Collector; return }
+    'Uninstall' { Uninstall-Collector; return }
+    'Scheduled' { Invoke-Scheduled; return }
+}
+
 $json = New-Report | ConvertTo-Json -Depth 5
 if ($Url) {
     if (-not $Token) { throw '-Token is required with -Url' }
-    # Windows PowerShell 5.1 defaults to TLS 1.0 on older systems.
-    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
-    $body = [System.Text.Encoding]::UTF8.GetBytes($json)
-    Invoke-RestMethod -Method Post -Uri ($Url.TrimEnd('/') + '/api/inventory') -Body $body `
-        -ContentType 'application/json; charset=utf-8' -Headers @{ Authorization = "Bearer $Token" } | Out-Null
+    Test-AcceptedUrl $Url
+    if (-not (Send-Report $json $Url $Token)) { throw "kbgap: the report was not sent to $Url (see the messages above)" }
     Write-Host "kbgap: report sent to $Url"
 } else {
     $json

@@ -13,6 +13,7 @@
 //! - [`queries`]: fleet questions answered as plain rows (deploy-first KBs, software counts).
 //! - [`reload`]: a running server follows catalog changes made by other processes.
 //! - [`sync`]: `catalog sync` (MSRC and KEV), once or on a schedule with backoff.
+//! - [`tokens`]: token revocation followed by running servers; `kbgap token revoke`.
 //! - [`freshness`]: how old the catalog and KEV are (stale past 60 days).
 //! - [`clock`]: the time activity (Defender's 30 days) and the daily snapshot are decided by;
 //!   tests move it.
@@ -33,6 +34,7 @@ pub mod queries;
 pub mod reload;
 pub mod sync;
 pub mod tags;
+pub mod tokens;
 
 pub use error::ServiceError;
 pub use fleet::{FleetService, FleetView};

@@ -13,6 +13,7 @@ mod error;
 mod history;
 mod machines;
 mod scratch;
+mod tokens;
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kbgap_core::{Device, Document, DocumentInfo, MachineId};
+use kbgap_store::tokens::{IssuedToken, Revocations, RevokeOutcome};
 use kbgap_store::{ImportOutcome, Store, StoreError, StoredMachine, redact_url};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -190,6 +192,43 @@ impl Store for PgStore {
         to: chrono::NaiveDate,
     ) -> Result<Vec<kbgap_store::FleetSnapshot>, StoreError> {
         history::range(&self.pool, from, to).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_token(&self, token: &IssuedToken) -> Result<(), StoreError> {
+        tokens::record(&self.pool, token).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn issued_tokens(&self) -> Result<Vec<IssuedToken>, StoreError> {
+        tokens::all(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RevokeOutcome, StoreError> {
+        tokens::revoke(&self.pool, jti, now).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%cutoff))]
+    async fn revoke_issued_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        tokens::revoke_before(&self.pool, cutoff, now).await
+    }
+
+    async fn revocation_generation(&self) -> Result<i64, StoreError> {
+        tokens::generation(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revocations(&self, now: DateTime<Utc>) -> Result<Revocations, StoreError> {
+        tokens::revocations(&self.pool, now).await
     }
 
     /// A session-level advisory lock on a connection taken out of the pool for as long as the

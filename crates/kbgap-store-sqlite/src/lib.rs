@@ -11,6 +11,7 @@ mod catalog;
 mod error;
 mod history;
 mod machines;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kbgap_core::{Device, Document, DocumentInfo, MachineId};
+use kbgap_store::tokens::{IssuedToken, Revocations, RevokeOutcome};
 use kbgap_store::{ImportOutcome, Store, StoreError, StoredMachine};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -207,6 +209,43 @@ impl Store for SqliteStore {
         to: chrono::NaiveDate,
     ) -> Result<Vec<kbgap_store::FleetSnapshot>, StoreError> {
         history::range(&self.pool, from, to).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_token(&self, token: &IssuedToken) -> Result<(), StoreError> {
+        tokens::record(&self.pool, token).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn issued_tokens(&self) -> Result<Vec<IssuedToken>, StoreError> {
+        tokens::all(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RevokeOutcome, StoreError> {
+        tokens::revoke(&self.pool, jti, now).await
+    }
+
+    #[tracing::instrument(skip_all, fields(%cutoff))]
+    async fn revoke_issued_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        tokens::revoke_before(&self.pool, cutoff, now).await
+    }
+
+    async fn revocation_generation(&self) -> Result<i64, StoreError> {
+        tokens::generation(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revocations(&self, now: DateTime<Utc>) -> Result<Revocations, StoreError> {
+        tokens::revocations(&self.pool, now).await
     }
 
     /// Always granted: a SQLite database has one server writing it, and its transactions

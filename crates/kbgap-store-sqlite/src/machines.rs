@@ -15,7 +15,7 @@ pub(crate) fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_time(what: &str, s: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn parse_time(what: &str, s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::corrupt(what, format!("timestamp {s:?}: {e}")))

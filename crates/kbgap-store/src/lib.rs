@@ -25,6 +25,7 @@ mod store;
 mod sync_lock;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tokens;
 mod url;
 
 pub use error::StoreError;

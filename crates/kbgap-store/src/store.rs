@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kbgap_core::{Device, Document, DocumentInfo, Kev, MachineId};
 
 use crate::kev::KevOutcome;
+use crate::tokens::{IssuedToken, Revocations, RevokeOutcome};
 use crate::{FleetSnapshot, ImportOutcome, StoreError, StoredMachine};
 
 /// Where kbgap keeps the catalog and the machines. One implementation per backend
@@ -123,4 +124,36 @@ pub trait Store: Send + Sync + 'static {
     /// that of several servers on one database only one runs a scheduled sync at a time. The
     /// lock lasts as long as the returned guard.
     async fn try_sync_lock(&self) -> Result<Option<crate::SyncLock>, StoreError>;
+
+    // ----- issued tokens and revocation (`tokens.rs`) -----
+
+    /// Records a token kbgap just signed. Its `jti` must be new ([`StoreError::Conflict`]).
+    async fn record_token(&self, token: &IssuedToken) -> Result<(), StoreError>;
+
+    /// Every recorded token, oldest first (then by `jti`).
+    async fn issued_tokens(&self) -> Result<Vec<IssuedToken>, StoreError>;
+
+    /// Revokes the recorded token `jti` at `now` (bumping the revocation generation);
+    /// [`StoreError::NotFound`] when no token with this `jti` was recorded.
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RevokeOutcome, StoreError>;
+
+    /// Refuses from now on every token issued strictly before `cutoff` (a later cut-off
+    /// replaces an earlier one, never the reverse), marks the recorded ones revoked at `now`, and
+    /// says how many recorded tokens that newly revoked.
+    async fn revoke_issued_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// The revocation generation: one cheap read, polled by every server.
+    async fn revocation_generation(&self) -> Result<i64, StoreError>;
+
+    /// What is revoked, with the generation it was read at; revoked tokens past their `exp`
+    /// at `now` are left out.
+    async fn revocations(&self, now: DateTime<Utc>) -> Result<Revocations, StoreError>;
 }

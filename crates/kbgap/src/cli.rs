@@ -56,7 +56,7 @@ pub enum Command {
     Catalog(CatalogCommand),
     /// What a KB is and what it fixes.
     Kb(KbArgs),
-    /// Print a bearer token signed by this kbgap's own issuer.
+    /// Issue a bearer token from this kbgap's own issuer (recorded in the store); list or revoke them.
     Token(TokenArgs),
     /// Load machine inventories into the store, list machines, and retire them.
     #[command(subcommand)]
@@ -322,9 +322,22 @@ fn parse_duration(s: &str) -> Result<Option<std::time::Duration>, String> {
     Ok((n > 0).then(|| std::time::Duration::from_secs(n.saturating_mul(unit_secs))))
 }
 
-/// `kbgap token`
+/// `kbgap token …`: with no subcommand, issue a token (`kbgap token --roles …`).
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct TokenArgs {
+    /// List or revoke issued tokens.
+    #[command(subcommand)]
+    pub command: Option<TokenCommand>,
+    /// What to issue.
+    #[command(flatten)]
+    pub issue: IssueArgs,
+}
+
+/// A token to issue. Every token is recorded in the store (`kbgap token list`) so it can be
+/// revoked; use the same `--db` as the servers that should honour the revocation.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
     /// Application roles, comma-separated (`Machine.Read.All,Software.Read.All`). Only roles some
     /// kbgap endpoint checks are accepted: Machine.Read.All, Machine.ReadWrite.All,
     /// Software.Read.All, Vulnerability.Read.All, and kbgap's own `Inventory.Submit`, which
@@ -334,16 +347,86 @@ pub struct TokenArgs {
     /// Tenant id (`tid` claim).
     #[arg(long, default_value = "00000000-0000-0000-0000-000000000000")]
     pub tenant: String,
-    /// Application id (`appid` claim).
+    /// Application id (`appid` claim): also the token's label in `kbgap token list`.
     #[arg(long, default_value = "kbgap-cli")]
     pub app: String,
-    /// Lifetime in seconds.
-    #[arg(long, default_value_t = 3600)]
-    pub ttl: u64,
+    /// Lifetime: seconds, or a number with s, m, h or d (`8h`, `90d`). Default and maximum
+    /// depend on the roles (the strictest wins): Inventory.Submit 90d (at most 366d);
+    /// Machine.Read.All, Software.Read.All, Vulnerability.Read.All 8h (at most 30d);
+    /// Machine.ReadWrite.All 1h (at most 7d).
+    #[arg(long, value_parser = parse_ttl, value_name = "DURATION")]
+    pub ttl: Option<std::time::Duration>,
     /// Bind an `Inventory.Submit` token to this computer: reports for any other are refused
     /// (403). Needs `--roles Inventory.Submit` and no other role.
     #[arg(long, value_name = "NAME")]
     pub machine: Option<String>,
+}
+
+/// `1800`, `90s`, `15m`, `8h`, `90d`.
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("{s:?} is not a duration: give seconds, or a number with s, m, h or d")
+    })?;
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        other => return Err(format!("unknown unit {other:?} in {s:?}: use s, m, h or d")),
+    };
+    n.checked_mul(per)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+/// `kbgap token list|revoke`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// List the tokens this store has recorded: jti, application, roles (and bound machine),
+    /// issued, expires, status (active, revoked or expired). Expired tokens are left out unless
+    /// --all.
+    List {
+        /// Output format. The table fits the terminal's width (`COLUMNS`, else 80); jtis are
+        /// shortened to 12 digits when they do not fit, which `revoke` accepts.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Include expired tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke one token by its jti (or a unique prefix of at least 8 digits), or every token
+    /// issued before a date. Running servers on the same store refuse it within about a second.
+    ///
+    /// Exit codes: 0 revoked (also when it already was), 2 no such token, an ambiguous prefix,
+    /// or a date in the future.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["jti", "issued_before"])))]
+    Revoke {
+        /// The token's jti (`kbgap token list`).
+        jti: Option<String>,
+        /// Revoke every token kbgap issued before this instant, recorded or not:
+        /// `2026-12-01` (midnight UTC), `2026-12-01T08:00:00Z`, or `now`.
+        #[arg(long, value_name = "DATE", value_parser = parse_instant)]
+        issued_before: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+/// `now`, an RFC 3339 instant, or a date (midnight UTC).
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("now") {
+        return Ok(chrono::Utc::now());
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .map_err(|_| format!("{s:?} is not a date: give 2026-12-01, 2026-12-01T08:00:00Z or now"))
 }
 
 /// `kbgap machines …`

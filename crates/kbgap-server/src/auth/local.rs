@@ -33,8 +33,9 @@ pub const LOCAL_KEY_FILE: &str = "jwt-signing-key.pem";
 /// tokens itself) accept them.
 pub const LOCAL_AUDIENCE: &str = "https://api.securitycenter.microsoft.com";
 
-/// The longest lifetime `issue` accepts: ten years.
-const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// The longest lifetime any token may have, whatever its roles: the per-role limits of
+/// `lifetime.rs` are lower still for every role but `Inventory.Submit`.
+pub const MAX_TTL: Duration = super::lifetime::LONGEST;
 
 const PEM_BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
 const PEM_END: &str = "-----END PRIVATE KEY-----";
@@ -59,6 +60,19 @@ impl std::fmt::Debug for LocalIssuer {
             .field("key_path", &self.key_path)
             .finish()
     }
+}
+
+/// A token just signed, with what `kbgap token` records of it.
+#[derive(Debug, Clone)]
+pub struct SignedToken {
+    /// The compact JWT.
+    pub token: String,
+    /// Its `jti`: 32 lowercase hex digits.
+    pub jti: String,
+    /// `iat`, seconds since the epoch.
+    pub issued_at: u64,
+    /// `exp`, seconds since the epoch.
+    pub expires_at: u64,
 }
 
 #[derive(Serialize)]
@@ -211,6 +225,43 @@ impl LocalIssuer {
             return Err(AuthError::InvalidRequest(format!("invalid role {r:?}")));
         }
         self.sign(Some(roles), None, None, tenant, app, app, "app", ttl)
+            .map(|s| s.token)
+    }
+
+    /// An application token with these `roles`, bound to `machine` when given (then `roles`
+    /// must be just `Inventory.Submit`), with its `jti` and times for the record.
+    pub fn issue_app(
+        &self,
+        roles: &[String],
+        machine: Option<&str>,
+        tenant: &str,
+        app: &str,
+        ttl: Duration,
+    ) -> Result<SignedToken, AuthError> {
+        if let Some(r) = roles
+            .iter()
+            .find(|r| r.trim().is_empty() || r.contains(char::is_whitespace))
+        {
+            return Err(AuthError::InvalidRequest(format!("invalid role {r:?}")));
+        }
+        let machine = match machine.map(str::trim) {
+            Some(m) if m.is_empty() || m.contains(char::is_whitespace) => {
+                return Err(AuthError::InvalidRequest(format!(
+                    "invalid machine name {m:?}"
+                )));
+            }
+            Some(m) => {
+                if roles != [super::roles::INVENTORY_SUBMIT] {
+                    return Err(AuthError::InvalidRequest(format!(
+                        "a token bound to a machine has the single role {}",
+                        super::roles::INVENTORY_SUBMIT
+                    )));
+                }
+                Some(m)
+            }
+            None => None,
+        };
+        self.sign(Some(roles), None, machine, tenant, app, app, "app", ttl)
     }
 
     /// An ingest-only token: the single role `Inventory.Submit`, accepted only for reports of
@@ -239,6 +290,7 @@ impl LocalIssuer {
             "app",
             ttl,
         )
+        .map(|s| s.token)
     }
 
     /// A delegated token (acting for `user`) with these `scp` scopes.
@@ -269,6 +321,7 @@ impl LocalIssuer {
             "user",
             ttl,
         )
+        .map(|s| s.token)
     }
 
     #[allow(clippy::too_many_arguments)] // private helper behind two narrow public constructors
@@ -282,11 +335,12 @@ impl LocalIssuer {
         sub: &str,
         idtyp: &str,
         ttl: Duration,
-    ) -> Result<String, AuthError> {
+    ) -> Result<SignedToken, AuthError> {
         if ttl.is_zero() || ttl > MAX_TTL {
-            return Err(AuthError::InvalidRequest(
-                "the lifetime must be between 1 second and 10 years".into(),
-            ));
+            return Err(AuthError::InvalidRequest(format!(
+                "the lifetime must be between 1 second and {} days",
+                MAX_TTL.as_secs() / 86_400
+            )));
         }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -310,8 +364,14 @@ impl LocalIssuer {
         };
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
-            .map_err(|e| AuthError::Signing(e.to_string()))
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| AuthError::Signing(e.to_string()))?;
+        Ok(SignedToken {
+            token,
+            jti: claims.jti,
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+        })
     }
 }
 

@@ -13,6 +13,7 @@
 //! token without echoing secrets; only an issuer we cannot reach is our fault (500).
 
 mod cache;
+pub mod lifetime;
 mod local;
 mod oidc;
 mod roles;
@@ -30,9 +31,11 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use kbgap_service::tokens::RevocationList;
+
 use crate::error::ApiError;
 
-pub use local::{LOCAL_AUDIENCE, LOCAL_KEY_FILE, LocalIssuer};
+pub use local::{LOCAL_AUDIENCE, LOCAL_KEY_FILE, LocalIssuer, MAX_TTL, SignedToken};
 pub use oidc::OidcIssuer;
 pub use roles::{Authorized, INVENTORY_SUBMIT, Permission, perm, require_roles};
 
@@ -100,6 +103,9 @@ pub enum AuthError {
     /// Past `exp` (plus leeway).
     #[error("the token has expired")]
     Expired,
+    /// Revoked (`kbgap token revoke`): its `jti`, or issued before a revocation cut-off.
+    #[error("the token has been revoked")]
+    Revoked,
     /// Before `nbf` (minus leeway).
     #[error("the token is not valid yet")]
     NotYetValid,
@@ -204,6 +210,7 @@ pub struct Authenticator {
     audiences: Vec<String>,
     leeway: u64,
     verified: cache::TokenCache,
+    revoked: Arc<RevocationList>,
 }
 
 #[derive(Deserialize)]
@@ -232,6 +239,22 @@ struct TokenClaims {
     nbf: Option<f64>,
     #[serde(default)]
     kbgap_machine: Option<String>,
+    #[serde(default)]
+    jti: Option<String>,
+    #[serde(default)]
+    iat: Option<f64>,
+}
+
+/// What a full verification established about a token.
+pub(crate) struct Verified {
+    pub(crate) principal: Principal,
+    pub(crate) exp: u64,
+    pub(crate) nbf: Option<u64>,
+    /// What revocation looks at: the token's id, when it was issued, and whether kbgap's own
+    /// issuer signed it.
+    pub(crate) jti: Option<String>,
+    pub(crate) iat: Option<i64>,
+    pub(crate) local: bool,
 }
 
 impl Authenticator {
@@ -254,6 +277,7 @@ impl Authenticator {
             audiences: global,
             leeway: config.leeway.as_secs(),
             verified: cache::TokenCache::default(),
+            revoked: Arc::default(),
         })
     }
 
@@ -262,19 +286,32 @@ impl Authenticator {
         self.local.as_deref()
     }
 
+    /// The revoked tokens this authenticator refuses; empty until someone fills it (`serve`
+    /// loads the store's list and follows it: `kbgap_service::tokens::follow`).
+    pub fn revocations(&self) -> &Arc<RevocationList> {
+        &self.revoked
+    }
+
     /// Verifies a token (without the `Bearer ` prefix) and returns its caller. A token verified
-    /// in the last few minutes is not verified again, only its time bounds (`cache.rs`).
+    /// in the last few minutes is not verified again, only its time bounds (`cache.rs`); the
+    /// revocation list is consulted every time, so a revocation needs no cache flush.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
-        if let Some(known) = self.verified.get(token, self.leeway) {
+        if let Some(known) = self.verified.get(token, self.leeway, &self.revoked) {
             return known;
         }
-        let (principal, exp, nbf) = self.verify(token).await?;
-        self.verified.put(token, &principal, exp, nbf);
+        let verified = self.verify(token).await?;
+        let principal = verified.principal.clone();
+        let revoked =
+            (self.revoked).is_revoked(verified.jti.as_deref(), verified.iat, verified.local);
+        self.verified.put(token, verified);
+        if revoked {
+            return Err(AuthError::Revoked);
+        }
         Ok(principal)
     }
 
     /// The full check: structure, algorithm, issuer, signature, audience and time bounds.
-    async fn verify(&self, token: &str) -> Result<(Principal, u64, Option<u64>), AuthError> {
+    async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(_s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -299,6 +336,7 @@ impl Authenticator {
             .iss
             .ok_or_else(|| AuthError::Malformed("no iss claim".into()))?;
 
+        let local = self.local.as_ref().is_some_and(|l| l.issuer() == iss);
         let (key, algorithm, audiences): (Arc<DecodingKey>, Algorithm, &[String]) =
             match &self.local {
                 Some(local) if local.issuer() == iss => {
@@ -344,7 +382,14 @@ impl Authenticator {
             issuer: c.iss,
             machine: c.kbgap_machine.filter(|m| !m.trim().is_empty()),
         };
-        Ok((principal, c.exp as u64, c.nbf.map(|n| n as u64)))
+        Ok(Verified {
+            principal,
+            exp: c.exp as u64,
+            nbf: c.nbf.map(|n| n as u64),
+            jti: c.jti,
+            iat: c.iat.map(|i| i as i64),
+            local,
+        })
     }
 }
 

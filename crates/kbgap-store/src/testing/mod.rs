@@ -5,5 +5,7 @@ mod history;
 mod lifecycle;
 mod story;
 pub mod synth;
+mod tokens;
 
 pub use story::store_story;
+pub use tokens::token_story;

@@ -44,7 +44,9 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let machine_count = fleet.read().machines.len();
     let fleet = Arc::new(fleet);
     spawn_lifecycle(ctx, args, &fleet);
-    let state = AppState::new(Authenticator::new(auth)?, limits)
+    let authenticator = Authenticator::new(auth)?;
+    follow_revocations(fleet.store(), &authenticator).await?;
+    let state = AppState::new(authenticator, limits)
         .with_fleet(fleet)
         .with_request_timeout(Duration::from_secs(args.request_timeout));
     // A bad certificate stops the start, before the port opens.
@@ -85,6 +87,21 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         None => kbgap_server::serve_with_limits(listener, app, limits, shutdown_signal()).await?,
     }
     tracing::info!("kbgap stopped");
+    Ok(())
+}
+
+/// Loads the store's token revocations before the port opens (a revoked token is never
+/// accepted, not even by a fresh start) and follows them: other processes revoke.
+async fn follow_revocations(
+    store: &Arc<dyn kbgap_store::Store>,
+    auth: &Authenticator,
+) -> Result<()> {
+    let list = Arc::clone(auth.revocations());
+    list.load(store.as_ref())
+        .await
+        .context("reading token revocations")?;
+    let poll = kbgap_service::tokens::DEFAULT_POLL;
+    tokio::spawn(kbgap_service::tokens::follow(Arc::clone(store), list, poll));
     Ok(())
 }
 

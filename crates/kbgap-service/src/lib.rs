@@ -14,6 +14,7 @@
 //! - [`reload`]: a running server follows catalog changes made by other processes.
 //! - [`sync`]: `catalog sync` (MSRC and KEV), once or on a schedule with backoff.
 //! - [`freshness`]: how old the catalog and KEV are (stale past 60 days).
+//! - [`webhook`]: signed POSTs when a reload or a report brings work.
 #![warn(missing_docs)]
 
 pub mod cache;
@@ -26,6 +27,7 @@ pub mod private;
 pub mod queries;
 pub mod reload;
 pub mod sync;
+pub mod webhook;
 
 pub use error::ServiceError;
 pub use fleet::{FleetService, FleetView};

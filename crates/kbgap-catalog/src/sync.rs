@@ -7,6 +7,7 @@
 //! failed sync leaves the stored catalog exactly as it was.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use kbgap_core::Document;
 use reqwest::header::ACCEPT;
@@ -21,6 +22,17 @@ pub const DEFAULT_BASE: &str = "https://api.msrc.microsoft.com";
 
 /// How many documents are downloaded at once: enough to hide latency, few enough to stay polite.
 const CONCURRENCY: usize = 4;
+
+/// How long a sync waits for a TCP (and TLS) connection to a source.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a sync waits for the next bytes of an answer: a server that accepts the connection
+/// and then says nothing is given up on after this, not after the whole-request timeout.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The longest one request may take in all, however steadily its answer arrives: a sync holds
+/// the store's sync lock, so a server dripping bytes must not hold it forever.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// One entry of the MSRC updates index (`GET {base}/cvrf/v3.0/updates`).
 ///
@@ -94,6 +106,17 @@ pub enum SyncError {
         /// The error and its causes ("connection refused" …).
         detail: String,
     },
+    /// Connected, but the server sent nothing for [`READ_TIMEOUT`] (or the connection could
+    /// not be made within [`CONNECT_TIMEOUT`]).
+    #[error("{url}: gave up after {secs} s: {detail}")]
+    Timeout {
+        /// The requested URL.
+        url: String,
+        /// The timeout that expired, in seconds.
+        secs: u64,
+        /// Which wait expired.
+        detail: &'static str,
+    },
     /// The server answered with a non-success status.
     #[error("{url}: HTTP {status}")]
     Status {
@@ -156,15 +179,43 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// A timeout in words: which wait expired. `None` for other errors.
+fn timeout_error(url: &Url, e: &reqwest::Error, took: Duration) -> Option<SyncError> {
+    if !e.is_timeout() {
+        return None;
+    }
+    let (secs, detail) = if e.is_connect() {
+        (CONNECT_TIMEOUT.as_secs(), "could not connect")
+    } else if took + Duration::from_secs(1) >= REQUEST_TIMEOUT {
+        (
+            REQUEST_TIMEOUT.as_secs(),
+            "the answer did not complete in time",
+        )
+    } else {
+        (
+            READ_TIMEOUT.as_secs(),
+            "connected, but the server sent nothing for that long (is the URL right, or is a proxy holding the connection?)",
+        )
+    };
+    Some(SyncError::Timeout {
+        url: url.to_string(),
+        secs,
+        detail,
+    })
+}
+
 /// GETs `url` and returns the body of a successful answer.
 pub(crate) async fn get(
     client: &Client,
     url: &Url,
     accept: &str,
 ) -> Result<impl AsRef<[u8]> + Send + 'static, SyncError> {
-    let request_error = |e: reqwest::Error| SyncError::Request {
-        url: url.to_string(),
-        detail: chain(&e.without_url()),
+    let started = Instant::now();
+    let request_error = |e: reqwest::Error| {
+        timeout_error(url, &e, started.elapsed()).unwrap_or_else(|| SyncError::Request {
+            url: url.to_string(),
+            detail: chain(&e.without_url()),
+        })
     };
     let response = client
         .get(url.clone())

@@ -44,6 +44,8 @@ pub struct FleetService {
     inner: RwLock<FleetView>,
     /// Reports waiting for the next commit (group commit: see [`FleetService::ingest`]).
     pending: SyncMutex<Queue>,
+    /// Told when a report exposes a machine to an exploited CVE ([`crate::webhook`]).
+    webhook: std::sync::OnceLock<crate::webhook::Webhook>,
 }
 
 /// The group-commit queue.
@@ -281,6 +283,7 @@ impl FleetService {
             clock,
             inner: RwLock::new(view),
             pending: SyncMutex::new(Queue::default()),
+            webhook: std::sync::OnceLock::new(),
         })
     }
 
@@ -360,6 +363,12 @@ impl FleetService {
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("re-evaluating the fleet failed: {e}")))
+    }
+
+    /// Sends `machines.exploited` events to `webhook` from now on (set once; a second call is
+    /// ignored).
+    pub fn set_webhook(&self, webhook: crate::webhook::Webhook) {
+        let _ = self.webhook.set(webhook);
     }
 
     /// The store behind the view.
@@ -525,8 +534,13 @@ impl FleetService {
             let mut view = this.write();
             let cat = Arc::clone(&view.catalog);
             let now = this.clock.now();
+            let watch = (this.webhook.get()).map(|w| (w, exposure_before(&view, &stored)));
             for m in &stored {
                 view.insert(&cat, m.clone(), now);
+            }
+            if let Some((webhook, before)) = watch {
+                webhook
+                    .machines_exposed(crate::webhook::events::newly_exposed(&view, &cat, &before));
             }
             stored
         })
@@ -540,4 +554,12 @@ impl FleetService {
         );
         Ok(stored)
     }
+}
+
+/// Each reported machine's group before the view takes the reports in, for the webhook.
+fn exposure_before(view: &FleetView, stored: &[StoredMachine]) -> crate::webhook::events::Before {
+    let ids: Vec<String> = (stored.iter())
+        .map(|m| m.id.as_str().to_ascii_lowercase())
+        .collect();
+    crate::webhook::events::before_ingest(view, ids.iter().map(String::as_str))
 }

@@ -19,6 +19,7 @@
 //!   tests move it.
 //! - [`history`]: the fleet's daily snapshot ([`queries::posture::FleetCounts`]) and its trend.
 //! - [`tags`]: how a machine's tags are matched (the CLI's `--tag`, the dashboard's filter).
+//! - [`webhook`]: signed POSTs when a reload or a report brings work.
 #![warn(missing_docs)]
 
 pub mod cache;
@@ -35,6 +36,7 @@ pub mod reload;
 pub mod sync;
 pub mod tags;
 pub mod tokens;
+pub mod webhook;
 
 pub use error::ServiceError;
 pub use fleet::{FleetService, FleetView};

@@ -14,6 +14,7 @@ use kbgap_core::catalog::Catalog;
 use kbgap_store::{Store, StoreError};
 
 use crate::catalog::{CatalogLoader, LoadError, Silent};
+use crate::webhook::{Webhook, events};
 use crate::{FleetService, ServiceError};
 
 /// The default poll interval of `kbgap serve --catalog-poll`.
@@ -64,12 +65,23 @@ pub struct Reloaded {
 pub struct Reloader {
     fleet: Arc<FleetService>,
     cache_dir: PathBuf,
+    webhook: Option<Webhook>,
 }
 
 impl Reloader {
     /// A reloader for `fleet`, caching compiled catalogs in `cache_dir` like every load.
     pub fn new(fleet: Arc<FleetService>, cache_dir: PathBuf) -> Self {
-        Self { fleet, cache_dir }
+        Self {
+            fleet,
+            cache_dir,
+            webhook: None,
+        }
+    }
+
+    /// Tells `webhook` which KBs each reload makes machines miss (`catalog.missingKbs`).
+    pub fn with_webhook(mut self, webhook: Webhook) -> Self {
+        self.webhook = Some(webhook);
+        self
     }
 
     /// Polls every `interval` forever (spawn it; it ends with the runtime). A failure is logged
@@ -113,8 +125,24 @@ impl Reloader {
             catalog.documents().len(),
             catalog.newest_document().map(|d| d.id.clone()),
         );
+        let before = match &self.webhook {
+            Some(_) => Some(
+                self.fleet
+                    .with_view(|v, cat| events::missing_kbs(v, cat))
+                    .await,
+            ),
+            None => None,
+        };
         let machines = (self.fleet.swap_catalog(catalog, generation).await)
             .map_err(|source| ReloadError::Task { generation, source })?;
+        if let (Some(webhook), Some(Ok(before))) = (&self.webhook, before) {
+            let kbs = self
+                .fleet
+                .with_view(move |v, cat| events::new_missing_kbs(v, cat, &before));
+            if let Ok(kbs) = kbs.await {
+                webhook.catalog_reloaded(generation, newest.clone(), kbs);
+            }
+        }
         Ok(Some(Reloaded {
             generation,
             documents,

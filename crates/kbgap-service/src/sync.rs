@@ -78,14 +78,37 @@ impl SyncReport {
     }
 }
 
-/// The client every sync uses: kbgap's user agent, and a timeout so a silent server cannot
-/// hold a sync (and the sync lock) forever.
+/// The client every sync uses: kbgap's user agent, and timeouts so a silent server cannot
+/// hold a sync (and the sync lock) for long: connect and per-read limits give up on a server
+/// that accepts and never answers within [`kbgap_catalog::sync::READ_TIMEOUT`], and a
+/// whole-request limit bounds one that drips.
 pub fn client() -> Result<reqwest::Client, SyncError> {
+    use kbgap_catalog::sync::{CONNECT_TIMEOUT, READ_TIMEOUT, REQUEST_TIMEOUT};
     reqwest::Client::builder()
         .user_agent(concat!("kbgap/", env!("CARGO_PKG_VERSION")))
-        .timeout(Duration::from_secs(120))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .map_err(SyncError::Client)
+}
+
+/// What a sync is doing, for a progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncStep<'a> {
+    /// Waiting for MSRC's updates index at this URL.
+    MsrcIndex(&'a str),
+    /// Downloading MSRC documents: `done` of `total`.
+    MsrcDocuments {
+        /// Documents downloaded and parsed.
+        done: usize,
+        /// Documents to download.
+        total: usize,
+    },
+    /// Waiting for CISA's KEV feed at this URL (runs alongside the MSRC part).
+    Kev(&'a str),
+    /// The KEV part ended (either way).
+    KevDone,
 }
 
 /// Syncs both sources once; `progress(done, total)` follows the MSRC downloads.
@@ -93,20 +116,80 @@ pub async fn sync_once(
     store: &dyn Store,
     client: &reqwest::Client,
     sources: &SyncSources,
-    progress: impl FnMut(usize, usize),
+    mut progress: impl FnMut(usize, usize),
 ) -> SyncReport {
-    let msrc = sync_msrc(store, client, &sources.msrc_url, progress).await;
-    let kev = sync_kev(store, client, &sources.kev_url).await;
+    sync_once_observed(store, client, sources, |step| {
+        if let SyncStep::MsrcDocuments { done, total } = step {
+            progress(done, total);
+        }
+    })
+    .await
+}
+
+/// [`sync_once`], telling `observe` every step. The two sources are fetched at once, so a
+/// silent server costs one timeout, not two.
+pub async fn sync_once_observed(
+    store: &dyn Store,
+    client: &reqwest::Client,
+    sources: &SyncSources,
+    observe: impl FnMut(SyncStep<'_>),
+) -> SyncReport {
+    let observe = std::sync::Mutex::new(observe);
+    let tell = |step: SyncStep<'_>| {
+        let mut f = observe
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(step);
+    };
+    // Both downloads at once; the store is written afterwards, one source at a time, so the
+    // two never contend for a write transaction.
+    let msrc = async {
+        tell(SyncStep::MsrcIndex(&sources.msrc_url));
+        fetch_msrc(store, client, &sources.msrc_url, |done, total| {
+            tell(SyncStep::MsrcDocuments { done, total });
+        })
+        .await
+    };
+    let kev = async {
+        tell(SyncStep::Kev(&sources.kev_url));
+        let kev = kbgap_catalog::kev::fetch(client, &sources.kev_url).await;
+        tell(SyncStep::KevDone);
+        kev.map_err(SyncError::KevFetch)
+    };
+    let (msrc, kev) = tokio::join!(msrc, kev);
+    let msrc = match msrc {
+        Ok(Fetched::UpToDate(n)) => Ok(MsrcOutcome::UpToDate(n)),
+        Ok(Fetched::Newer(docs)) => (store.import_documents(docs).await)
+            .map(MsrcOutcome::Imported)
+            .map_err(SyncError::MsrcStore),
+        Err(e) => Err(e),
+    };
+    let kev = match kev {
+        Ok(kev) => match store.put_kev(&kev).await {
+            Ok(outcome) => Ok((kev, outcome)),
+            Err(e) => Err(SyncError::KevStore(e)),
+        },
+        Err(e) => Err(e),
+    };
     SyncReport { msrc, kev }
 }
 
-/// Fetches every MSRC document newer than the stored one and imports them in one transaction.
-async fn sync_msrc(
+/// What MSRC has that the store lacks.
+enum Fetched {
+    /// Nothing newer than the stored documents (this many).
+    UpToDate(usize),
+    /// Every newer document, parsed.
+    Newer(Vec<kbgap_core::Document>),
+}
+
+/// Fetches every MSRC document newer than the stored one (importing them is the caller's, in
+/// one transaction).
+async fn fetch_msrc(
     store: &dyn Store,
     client: &reqwest::Client,
     base_url: &str,
     progress: impl FnMut(usize, usize),
-) -> Result<MsrcOutcome, SyncError> {
+) -> Result<Fetched, SyncError> {
     let stored: HashMap<String, String> = (store.catalog_infos().await)
         .map_err(SyncError::MsrcStore)?
         .into_iter()
@@ -116,21 +199,9 @@ async fn sync_msrc(
         .await
         .map_err(SyncError::MsrcFetch)?;
     if docs.is_empty() {
-        return Ok(MsrcOutcome::UpToDate(stored.len()));
+        return Ok(Fetched::UpToDate(stored.len()));
     }
-    let outcomes = (store.import_documents(docs).await).map_err(SyncError::MsrcStore)?;
-    Ok(MsrcOutcome::Imported(outcomes))
-}
-
-/// Fetches CISA's KEV feed and stores it when it is a later release.
-async fn sync_kev(
-    store: &dyn Store,
-    client: &reqwest::Client,
-    url: &str,
-) -> Result<(Kev, KevOutcome), SyncError> {
-    let kev = (kbgap_catalog::kev::fetch(client, url).await).map_err(SyncError::KevFetch)?;
-    let outcome = store.put_kev(&kev).await.map_err(SyncError::KevStore)?;
-    Ok((kev, outcome))
+    Ok(Fetched::Newer(docs))
 }
 
 /// The first retry after a failed sync; each further failure doubles it, up to the interval.

@@ -32,6 +32,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "KBGAP_DB", value_name = "URL")]
     pub db: Option<String>,
 
+    /// Read settings from this TOML file: global flags at the top (`db = "postgres://…"`), each
+    /// command's flags in its table (`[serve]`, `[catalog.sync]`), keyed by their long names
+    /// (`max-connections = 512`). Flags and environment variables override it.
+    #[arg(long, global = true, env = "KBGAP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Less output: no progress bars and no warnings, only errors and the answer itself.
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -289,6 +295,29 @@ pub struct ServeArgs {
     /// CISA KEV feed URL for the scheduled sync.
     #[arg(long, default_value = kbgap_catalog::kev::DEFAULT_URL, env = "KBGAP_KEV_URL")]
     pub kev_url: String,
+    /// POST signed JSON here when a catalog change brings KBs machines miss, and when a report
+    /// exposes a machine to an exploited CVE (see the README's webhook section).
+    #[arg(
+        long,
+        env = "KBGAP_WEBHOOK",
+        value_name = "URL",
+        requires = "webhook_secret"
+    )]
+    pub webhook: Option<String>,
+    /// The HMAC-SHA256 key deliveries are signed with (prefer the environment variable or the
+    /// config file: a flag shows in the process list).
+    #[arg(
+        long,
+        env = "KBGAP_WEBHOOK_SECRET",
+        value_name = "SECRET",
+        requires = "webhook",
+        hide_env_values = true
+    )]
+    pub webhook_secret: Option<String>,
+    /// Seconds `machines.exploited` events are collected into one delivery.
+    #[arg(long, env = "KBGAP_WEBHOOK_BATCH", default_value_t = 60, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_batch: u64,
 }
 
 /// `serve --sync-interval`: how often to sync, or never.

@@ -2,12 +2,13 @@
 
 mod cli;
 mod commands;
+mod config;
 mod context;
 mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 /// Loading the catalog snapshot is allocation-bound (hundreds of thousands of small values);
 /// mimalloc makes it markedly faster than the system allocator.
@@ -18,7 +19,16 @@ use crate::cli::{CatalogCommand, Cli, Command, MachinesCommand};
 use crate::context::Context;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = config::apply(std::env::args_os().collect(), &Cli::command(), &|name| {
+        std::env::var_os(name)
+    });
+    let cli = match args {
+        Ok(args) => Cli::parse_from(args),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     init_tracing(cli.quiet, matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -41,6 +51,12 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     let ctx = Context::new(&cli)?;
+    if let Some(file) = &cli.config {
+        tracing::debug!(
+            "settings from {} (flags and environment override it)",
+            file.display()
+        );
+    }
     match &cli.command {
         Command::Scan(args) => return commands::scan::run(&ctx, args).await.map(|c| c as u8),
         Command::Serve(args) => commands::serve::run(&ctx, args).await?,

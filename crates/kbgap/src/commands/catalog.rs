@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use kbgap_core::DocumentInfo;
 use kbgap_core::catalog::Catalog;
-use kbgap_service::sync::{MsrcOutcome, SyncSources};
+use kbgap_service::sync::{MsrcOutcome, SyncSources, SyncStep};
 use kbgap_store::ImportOutcome;
 use kbgap_store::kev::KevOutcome;
 use serde::Serialize;
@@ -144,13 +144,13 @@ pub async fn sync(ctx: &Context, base_url: &str, kev_url: &str) -> Result<()> {
         msrc_url: base_url.to_owned(),
         kev_url: kev_url.to_owned(),
     };
-    let bar = output::progress(0, "downloading", ctx.quiet);
+    let mut shown = SyncDisplay::new(ctx.quiet);
     let report =
-        kbgap_service::sync::sync_once(store.as_ref(), &client, &sources, |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
+        kbgap_service::sync::sync_once_observed(store.as_ref(), &client, &sources, |step| {
+            shown.step(step);
         })
         .await;
+    let bar = shown.bar;
     bar.finish_and_clear();
     match &report.msrc {
         Ok(MsrcOutcome::UpToDate(n)) => {
@@ -169,6 +169,51 @@ pub async fn sync(ctx: &Context, base_url: &str, kev_url: &str) -> Result<()> {
             eprintln!("error: {k}");
             Err(m.into())
         }
+    }
+}
+
+/// `catalog sync`'s one progress line: what it waits for (the MSRC index, the documents, the KEV
+/// feed) and for how long, so a slow or silent server is visible as such.
+struct SyncDisplay {
+    bar: indicatif::ProgressBar,
+    msrc: String,
+    kev: String,
+    counting: bool,
+}
+
+impl SyncDisplay {
+    fn new(quiet: bool) -> Self {
+        Self {
+            bar: output::spinner("starting the sync", quiet),
+            msrc: String::new(),
+            kev: String::new(),
+            counting: false,
+        }
+    }
+
+    fn step(&mut self, step: SyncStep<'_>) {
+        match step {
+            SyncStep::MsrcIndex(url) => {
+                self.msrc = format!("waiting for the MSRC updates index from {url}");
+            }
+            SyncStep::MsrcDocuments { done, total } => {
+                if !self.counting {
+                    output::to_bar(&self.bar, total as u64);
+                    self.counting = true;
+                }
+                self.bar.set_position(done as u64);
+                self.msrc = format!("downloading {} from MSRC", output::count(total, "document"));
+            }
+            SyncStep::Kev(url) => self.kev = format!("waiting for the KEV feed from {url}"),
+            SyncStep::KevDone => self.kev = "KEV feed read".into(),
+        }
+        let msg = [&self.msrc, &self.kev]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.bar.set_message(msg);
     }
 }
 
@@ -290,5 +335,27 @@ fn kev_summary(s: &Stats) -> String {
             s.kev_age_days.unwrap_or(0)
         ),
         _ => "none".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_line_says_what_it_waits_for() {
+        let mut d = SyncDisplay::new(true);
+        d.step(SyncStep::MsrcIndex("http://h"));
+        d.step(SyncStep::Kev("http://k/kev.json"));
+        assert_eq!(
+            d.bar.message(),
+            "waiting for the MSRC updates index from http://h; waiting for the KEV feed from http://k/kev.json"
+        );
+        d.step(SyncStep::MsrcDocuments { done: 0, total: 3 });
+        d.step(SyncStep::KevDone);
+        assert_eq!(
+            d.bar.message(),
+            "downloading 3 documents from MSRC; KEV feed read"
+        );
     }
 }

@@ -12,6 +12,7 @@ use kbgap_server::{ConnectionLimits, FleetService, api_routes};
 
 use kbgap_service::reload::Reloader;
 use kbgap_service::sync::SyncSources;
+use kbgap_service::webhook::{Webhook, WebhookConfig};
 
 use crate::cli::ServeArgs;
 use crate::commands::catalog::staleness_warning;
@@ -43,7 +44,8 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         .context("loading the machines")?;
     let machine_count = fleet.read().machines.len();
     let fleet = Arc::new(fleet);
-    spawn_lifecycle(ctx, args, &fleet);
+    let webhook = start_webhook(args)?;
+    spawn_lifecycle(ctx, args, &fleet, webhook);
     let authenticator = Authenticator::new(auth)?;
     follow_revocations(fleet.store(), &authenticator).await?;
     let state = AppState::new(authenticator, limits)
@@ -65,10 +67,11 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         .newest_document()
         .map_or("none".into(), |d| d.id.clone());
     tracing::info!(
-        "kbgap listening on {scheme}://{} — store {} ({machine_count} machines), catalog {} documents (newest {newest}); get a token with `kbgap token --roles Machine.Read.All,Software.Read.All,Vulnerability.Read.All`",
+        "kbgap listening on {scheme}://{} — store {} ({machine_count} machines), catalog {} documents (newest {newest}); get a token with `{}`",
         listener.local_addr()?,
         store.describe(),
         catalog.documents().len(),
+        token_hint(ctx),
     );
     let app = kbgap_server::router_with(state, api_routes());
     let limits = connection_limits(args);
@@ -105,11 +108,42 @@ async fn follow_revocations(
     Ok(())
 }
 
+/// The `kbgap token` command a newcomer runs next: roles to post inventory
+/// (`Machine.ReadWrite.All`, which includes `Machine.Read.All`) and to read every answer, and
+/// this server's data dir when it is not the default (the token is signed with its key).
+fn token_hint(ctx: &Context) -> String {
+    let mut hint = String::from("kbgap");
+    if ctx.data_dir != crate::context::default_data_dir() {
+        let dir = ctx.data_dir.display().to_string();
+        let plain = (dir.chars()).all(|c| c.is_ascii_alphanumeric() || "/._-+:,@".contains(c));
+        if plain {
+            hint.push_str(&format!(" --data-dir {dir}"));
+        } else {
+            hint.push_str(&format!(" --data-dir '{}'", dir.replace('\'', "'\\''")));
+        }
+    }
+    hint.push_str(" token --roles ");
+    hint.push_str(TOKEN_HINT_ROLES);
+    hint
+}
+
+/// What the start line's token hint grants: every endpoint's role.
+const TOKEN_HINT_ROLES: &str = "Machine.ReadWrite.All,Software.Read.All,Vulnerability.Read.All";
+
 /// The background work: following other processes' catalog changes, the scheduled sync, and
 /// the daily fleet snapshot.
-fn spawn_lifecycle(ctx: &Context, args: &ServeArgs, fleet: &Arc<FleetService>) {
+fn spawn_lifecycle(
+    ctx: &Context,
+    args: &ServeArgs,
+    fleet: &Arc<FleetService>,
+    webhook: Option<Webhook>,
+) {
     let cache = ctx.data_dir.join("cache");
-    let reloader = Reloader::new(Arc::clone(fleet), cache);
+    let mut reloader = Reloader::new(Arc::clone(fleet), cache);
+    if let Some(webhook) = webhook {
+        fleet.set_webhook(webhook.clone());
+        reloader = reloader.with_webhook(webhook);
+    }
     tokio::spawn(reloader.run(Duration::from_secs(args.catalog_poll)));
     // Today's fleet counts now, then at every UTC midnight: the dashboard's posture trend.
     tokio::spawn(kbgap_service::history::run_daily(Arc::clone(fleet)));
@@ -124,6 +158,21 @@ fn spawn_lifecycle(ctx: &Context, args: &ServeArgs, fleet: &Arc<FleetService>) {
         }
         None => tracing::info!("scheduled catalog sync is off (--sync-interval off)"),
     }
+}
+
+/// `--webhook`: checked before the port opens, so a bad URL stops the start.
+fn start_webhook(args: &ServeArgs) -> Result<Option<Webhook>> {
+    let (Some(url), Some(secret)) = (&args.webhook, &args.webhook_secret) else {
+        return Ok(None);
+    };
+    let mut config = WebhookConfig::new(url.clone(), secret.clone());
+    config.batch_window = Duration::from_secs(args.webhook_batch);
+    let webhook = Webhook::start(config)?;
+    // Only the origin: a chat webhook's path is itself a secret.
+    let origin =
+        reqwest::Url::parse(url).map_or(String::new(), |u| u.origin().ascii_serialization());
+    tracing::info!("webhook deliveries go to {origin}");
+    Ok(Some(webhook))
 }
 
 fn connection_limits(args: &ServeArgs) -> ConnectionLimits {

@@ -85,6 +85,32 @@ pub fn progress(len: u64, message: &str, quiet: bool) -> ProgressBar {
     bar
 }
 
+/// A spinner on stderr for a wait of unknown length: it says what is awaited and for how long,
+/// rather than showing an empty bar that looks finished. Hidden like [`progress`].
+pub fn spinner(message: &str, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// Turns a [`spinner`] into a bar of `len` steps (once the amount of work is known).
+pub fn to_bar(bar: &ProgressBar, len: u64) {
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_length(len);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ use kbgap_store::{Store, StoreError, StoredMachine};
 use tokio::sync::oneshot;
 
 use crate::ServiceError;
+use crate::refusals::Refusals;
 
 /// Machines and their evaluations, kept in step with the store.
 pub struct FleetService {
@@ -29,6 +30,8 @@ pub struct FleetService {
     inner: RwLock<FleetView>,
     /// Reports waiting for the next commit (group commit: see [`FleetService::ingest`]).
     pending: SyncMutex<Queue>,
+    /// Reports refused recently (recorded by the adapters that refuse them).
+    refusals: Refusals,
 }
 
 /// The group-commit queue.
@@ -211,6 +214,7 @@ impl FleetService {
             store,
             inner: RwLock::new(view),
             pending: SyncMutex::new(Queue::default()),
+            refusals: Refusals::default(),
         })
     }
 
@@ -249,6 +253,11 @@ impl FleetService {
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("re-evaluating the fleet failed: {e}")))
+    }
+
+    /// Reports refused recently: the inventory endpoint records into it, ingest health reads it.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 
     /// The store behind the view.

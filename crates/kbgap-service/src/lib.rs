@@ -10,7 +10,9 @@
 //! - [`FleetService`]: every stored machine and its group's evaluation in memory, kept in step
 //!   with the store by group-committed intake.
 //! - [`intake`]: inventory bytes (one report, NDJSON, files with hotfix lists) to devices.
-//! - [`queries`]: fleet questions answered as plain rows (deploy-first KBs, software counts).
+//! - [`queries`]: fleet questions answered as plain rows (deploy-first KBs, machines, KB and
+//!   CVE details, posture, ingest health, software counts).
+//! - [`refusals`]: the recently refused reports, for the ingest-health page.
 //! - [`reload`]: a running server follows catalog changes made by other processes.
 //! - [`sync`]: `catalog sync` (MSRC and KEV), once or on a schedule with backoff.
 //! - [`freshness`]: how old the catalog and KEV are (stale past 60 days).
@@ -24,6 +26,7 @@ pub mod freshness;
 pub mod intake;
 pub mod private;
 pub mod queries;
+pub mod refusals;
 pub mod reload;
 pub mod sync;
 

@@ -165,6 +165,17 @@ impl Fleet {
         }
     }
 
+    /// The groups with machines in them, each with its count: what fleet-wide questions
+    /// aggregate over, so their cost follows the number of distinct states, not of machines.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> + '_ {
+        self.groups.iter().filter(|g| g.count > 0)
+    }
+
+    /// A group by index (from [`Group::ix`]); `None` for an index this fleet never made.
+    pub fn group(&self, ix: GroupIx) -> Option<&Group> {
+        self.groups.get(ix as usize)
+    }
+
     /// The group a machine is in.
     pub fn group_of(&self, machine: &str) -> Option<&Group> {
         self.machine_group

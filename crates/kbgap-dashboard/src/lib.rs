@@ -75,7 +75,10 @@ pub fn routes(config: DashboardConfig) -> Router<AppState> {
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     let h = r.headers_mut();
-    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE));
+    h.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE),
+    );
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -95,7 +98,10 @@ async fn favicon() -> Response {
 
 fn asset(body: &'static str, mime: &'static str) -> Response {
     (
-        [(CONTENT_TYPE, mime), (CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (CONTENT_TYPE, mime),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
         body,
     )
         .into_response()
@@ -137,7 +143,7 @@ impl Anonymous {
 }
 
 /// Only a path on this server (not `//other.example`, not a scheme) may be a redirect target.
-fn safe_next(next: &str) -> String {
+pub fn safe_next(next: &str) -> String {
     let ok = next.starts_with('/')
         && !next.starts_with("//")
         && !next.contains('\\')
@@ -199,7 +205,11 @@ struct SignInForm {
 
 /// `POST /signin`: a token in, a session cookie and a redirect out; the form again with the
 /// reason when the token is refused.
-async fn sign_in(State(state): State<AppState>, a: Anonymous, Form(form): Form<SignInForm>) -> Response {
+async fn sign_in(
+    State(state): State<AppState>,
+    a: Anonymous,
+    Form(form): Form<SignInForm>,
+) -> Response {
     let tr = a.lang.tr();
     let next = safe_next(&form.next);
     let auth = Arc::<kbgap_server::Authenticator>::from_ref(&state);
@@ -212,9 +222,12 @@ async fn sign_in(State(state): State<AppState>, a: Anonymous, Form(form): Form<S
             }
             r
         }
-        Err(SignInError::SubmitOnly) => {
-            sign_in_page(&a, &next, Some(tr.t("signin.submit_only")), StatusCode::FORBIDDEN)
-        }
+        Err(SignInError::SubmitOnly) => sign_in_page(
+            &a,
+            &next,
+            Some(tr.t("signin.submit_only")),
+            StatusCode::FORBIDDEN,
+        ),
         Err(SignInError::Invalid(why)) => sign_in_page(
             &a,
             &next,
@@ -234,17 +247,4 @@ async fn sign_out(a: Anonymous, headers: HeaderMap) -> Response {
         r.headers_mut().append(SET_COOKIE, v);
     }
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn redirects_stay_on_this_server() {
-        assert_eq!(safe_next("/machines?os=x"), "/machines?os=x");
-        for bad in ["//evil.example/", "https://evil.example/", "/\\evil", "", "javascript:x", "/a\nb"] {
-            assert_eq!(safe_next(bad), "/", "{bad:?}");
-        }
-    }
 }

@@ -93,17 +93,3 @@ fn open(title: &str, height: f64) -> String {
         esc(title)
     )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn charts_escape_labels_and_scale_bars() {
-        let svg = bars("M<1>", &[("a&b".into(), 10, "10".into(), "c1"), ("c".into(), 5, "5".into(), "c2")]);
-        assert!(svg.contains("<title>M&lt;1&gt;</title>") && svg.contains("a&amp;b"));
-        assert!(svg.contains(r#"width="490.0""#) && svg.contains(r#"width="245.0""#), "{svg}");
-        let svg = stacked("t", &[("0".into(), "m0"), ("1".into(), "m1")], &[("W".into(), vec![1, 3])]);
-        assert!(svg.contains(r#"width="137.5""#) && svg.contains(r#"width="412.5""#), "{svg}");
-    }
-}

@@ -13,10 +13,26 @@ use kbgap_core::{Device, Document};
 use kbgap_service::queries::{DeployFilter, Scope, deploy_first_groups};
 
 const OSES: [(u32, &str, &str); 7] = [
-    (30, "10.0.19045", "Windows 10 Version 22H2 for x64-based Systems"),
-    (6, "10.0.19044", "Windows 10 Version 21H2 for x64-based Systems"),
-    (20, "10.0.22631", "Windows 11 Version 23H2 for x64-based Systems"),
-    (20, "10.0.26100", "Windows 11 Version 24H2 for x64-based Systems"),
+    (
+        30,
+        "10.0.19045",
+        "Windows 10 Version 22H2 for x64-based Systems",
+    ),
+    (
+        6,
+        "10.0.19044",
+        "Windows 10 Version 21H2 for x64-based Systems",
+    ),
+    (
+        20,
+        "10.0.22631",
+        "Windows 11 Version 23H2 for x64-based Systems",
+    ),
+    (
+        20,
+        "10.0.26100",
+        "Windows 11 Version 24H2 for x64-based Systems",
+    ),
     (8, "10.0.20348", "Windows Server 2022"),
     (6, "10.0.17763", "Windows Server 2019"),
     (3, "10.0.26100", "Windows Server 2025"),

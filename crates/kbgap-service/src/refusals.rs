@@ -51,23 +51,3 @@ impl Refusals {
         ring.iter().rev().cloned().collect()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keeps_the_newest_within_capacity() {
-        let r = Refusals::default();
-        for i in 0..Refusals::CAPACITY + 5 {
-            r.record(400, "app", &format!("bad {i}"));
-        }
-        let recent = r.recent();
-        assert_eq!(recent.len(), Refusals::CAPACITY);
-        assert_eq!(recent[0].reason, format!("bad {}", Refusals::CAPACITY + 4));
-        assert_eq!(recent.last().unwrap().reason, "bad 5");
-        r.record(413, &"x".repeat(300), &"y".repeat(900));
-        let newest = &r.recent()[0];
-        assert_eq!((newest.caller.len(), newest.reason.len()), (100, 500));
-    }
-}

@@ -36,9 +36,11 @@ fn devices() -> Vec<Device> {
         .collect();
     files.sort();
     (files.iter())
-        .filter_map(|p| match kbgap_inventory::read(&std::fs::read(p).unwrap(), "t", Format::Auto) {
-            Ok(Inventory::Device(d)) => Some(d),
-            _ => None,
+        .filter_map(|p| {
+            match kbgap_inventory::read(&std::fs::read(p).unwrap(), "t", Format::Auto) {
+                Ok(Inventory::Device(d)) => Some(d),
+                _ => None,
+            }
         })
         .collect()
 }
@@ -61,7 +63,11 @@ async fn fleet_queries_agree_with_each_machines_evaluation() {
     let view = fleet.read();
     let cat = view.catalog().clone();
     let now = Utc::now();
-    assert!(view.len() >= 15, "the corpus loads: {} machines", view.len());
+    assert!(
+        view.len() >= 15,
+        "the corpus loads: {} machines",
+        view.len()
+    );
 
     // Per KB, the machines whose own answer lists it.
     let mut per_kb: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -71,15 +77,23 @@ async fn fleet_queries_agree_with_each_machines_evaluation() {
         *per_os.entry(d.row.os.clone()).or_default() += 1;
         assert_eq!(d.row.missing_kbs as usize, d.missing.len());
         for e in &d.missing {
-            per_kb.entry(e.id.clone()).or_default().insert(m.id.to_string());
+            per_kb
+                .entry(e.id.clone())
+                .or_default()
+                .insert(m.id.to_string());
         }
     }
     let rows = deploy_first(&cat, &view, &DeployFilter::default(), now);
     assert!(!rows.is_empty());
     let shown: BTreeMap<String, u64> = rows.iter().map(|r| (r.kb.clone(), r.machines)).collect();
-    let expected: BTreeMap<String, u64> =
-        per_kb.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect();
-    assert_eq!(shown, expected, "one row per missing KB, counting its machines");
+    let expected: BTreeMap<String, u64> = per_kb
+        .iter()
+        .map(|(k, v)| (k.clone(), v.len() as u64))
+        .collect();
+    assert_eq!(
+        shown, expected,
+        "one row per missing KB, counting its machines"
+    );
     assert_eq!(
         deploy_first_groups(&cat, &view.fleet, &DeployFilter::default()),
         rows,
@@ -101,26 +115,55 @@ async fn fleet_queries_agree_with_each_machines_evaluation() {
     // Filters narrow, and narrow correctly.
     let (os, n) = per_os.iter().max_by_key(|(_, n)| **n).unwrap();
     let scoped = DeployFilter {
-        scope: Scope { os_version: Some(os.to_uppercase()), ..Scope::default() },
+        scope: Scope {
+            os_version: Some(os.to_uppercase()),
+            ..Scope::default()
+        },
         ..DeployFilter::default()
     };
     let os_rows = deploy_first(&cat, &view, &scoped, now);
-    assert!(os_rows.iter().all(|r| r.machines <= *n && r.machines <= shown[&r.kb]));
-    assert!(os_rows.len() < rows.len(), "one OS version misses fewer KBs than the fleet");
-    let exploited = DeployFilter { exploited_only: true, ..DeployFilter::default() };
+    assert!(
+        os_rows
+            .iter()
+            .all(|r| r.machines <= *n && r.machines <= shown[&r.kb])
+    );
+    assert!(
+        os_rows.len() < rows.len(),
+        "one OS version misses fewer KBs than the fleet"
+    );
+    let exploited = DeployFilter {
+        exploited_only: true,
+        ..DeployFilter::default()
+    };
     let ex = deploy_first(&cat, &view, &exploited, now);
     assert!(!ex.is_empty() && ex.iter().all(|r| !r.exploited.is_empty()));
-    assert_eq!(ex.len(), rows.iter().filter(|r| !r.exploited.is_empty()).count());
-    let critical = DeployFilter { min_severity: Some(Severity::Critical), ..DeployFilter::default() };
-    assert!(deploy_first(&cat, &view, &critical, now).iter().all(|r| r.max_severity == Some(Severity::Critical)));
-    let dotnet = DeployFilter { family: Some(".net framework".into()), ..DeployFilter::default() };
+    assert_eq!(
+        ex.len(),
+        rows.iter().filter(|r| !r.exploited.is_empty()).count()
+    );
+    let critical = DeployFilter {
+        min_severity: Some(Severity::Critical),
+        ..DeployFilter::default()
+    };
+    assert!(
+        deploy_first(&cat, &view, &critical, now)
+            .iter()
+            .all(|r| r.max_severity == Some(Severity::Critical))
+    );
+    let dotnet = DeployFilter {
+        family: Some(".net framework".into()),
+        ..DeployFilter::default()
+    };
     for r in deploy_first(&cat, &view, &dotnet, now) {
         assert!(r.products.iter().any(|p| p.contains("net")), "{r:?}");
     }
     // Nobody was seen within the last day of a time 60 days from now.
     let later = now + Duration::days(60);
     let recent = DeployFilter {
-        scope: Scope { seen_within_days: Some(1), ..Scope::default() },
+        scope: Scope {
+            seen_within_days: Some(1),
+            ..Scope::default()
+        },
         ..DeployFilter::default()
     };
     assert!(deploy_first(&cat, &view, &recent, later).is_empty());
@@ -129,19 +172,44 @@ async fn fleet_queries_agree_with_each_machines_evaluation() {
     // Machine rows.
     let all = machine_rows(&cat, &view, &MachineFilter::default(), now);
     assert_eq!(all.len(), view.len());
-    let high = MachineFilter { exposure: Some("high".into()), ..MachineFilter::default() };
-    assert!(machine_rows(&cat, &view, &high, now).iter().all(|m| m.exposure == "High"));
-    let named = MachineFilter { name: Some(all[0].name.to_uppercase()), ..MachineFilter::default() };
-    assert!(machine_rows(&cat, &view, &named, now).iter().any(|m| m.id == all[0].id));
+    let high = MachineFilter {
+        exposure: Some("high".into()),
+        ..MachineFilter::default()
+    };
+    assert!(
+        machine_rows(&cat, &view, &high, now)
+            .iter()
+            .all(|m| m.exposure == "High")
+    );
+    let named = MachineFilter {
+        name: Some(all[0].name.to_uppercase()),
+        ..MachineFilter::default()
+    };
+    assert!(
+        machine_rows(&cat, &view, &named, now)
+            .iter()
+            .any(|m| m.id == all[0].id)
+    );
 
     // Posture adds up to the fleet.
     let p = posture(&cat, &view, &Scope::default(), now);
     assert_eq!(p.assessed as usize, view.len());
     assert_eq!(p.per_os.iter().map(|o| o.machines).sum::<u64>(), p.assessed);
-    assert_eq!(p.by_exposure.iter().map(|(_, n)| n).sum::<u64>(), p.assessed);
+    assert_eq!(
+        p.by_exposure.iter().map(|(_, n)| n).sum::<u64>(),
+        p.assessed
+    );
     for o in &p.per_os {
-        assert_eq!(o.months_behind.values().sum::<u64>(), o.machines, "{}", o.os);
-        assert_eq!(o.current, o.months_behind.get(&Some(0)).copied().unwrap_or(0));
+        assert_eq!(
+            o.months_behind.values().sum::<u64>(),
+            o.machines,
+            "{}",
+            o.os
+        );
+        assert_eq!(
+            o.current,
+            o.months_behind.get(&Some(0)).copied().unwrap_or(0)
+        );
     }
     let with_exploited = all.iter().filter(|m| m.exploited_cves > 0).count() as u64;
     assert_eq!(p.missing_exploited, with_exploited);
@@ -160,8 +228,31 @@ async fn fleet_queries_agree_with_each_machines_evaluation() {
     // Ingest health: the end-of-support machines, and everyone stale 60 days from now.
     let h = ingest_health(&cat, &view, Vec::new(), now);
     assert!(h.stale.is_empty());
-    let eos = view.machines.values().filter(|m| m.device.end_of_support.is_some()).count();
+    let eos = view
+        .machines
+        .values()
+        .filter(|m| m.device.end_of_support.is_some())
+        .count();
     assert_eq!(h.end_of_support.len(), eos);
     assert!(eos > 0, "the corpus has XP-era machines");
-    assert_eq!(ingest_health(&cat, &view, Vec::new(), later).stale.len(), view.len());
+    assert_eq!(
+        ingest_health(&cat, &view, Vec::new(), later).stale.len(),
+        view.len()
+    );
+}
+
+#[test]
+fn refusals_keep_the_newest_within_capacity() {
+    use kbgap_service::refusals::Refusals;
+    let r = Refusals::default();
+    for i in 0..Refusals::CAPACITY + 5 {
+        r.record(400, "app", &format!("bad {i}"));
+    }
+    let recent = r.recent();
+    assert_eq!(recent.len(), Refusals::CAPACITY);
+    assert_eq!(recent[0].reason, format!("bad {}", Refusals::CAPACITY + 4));
+    assert_eq!(recent.last().unwrap().reason, "bad 5");
+    r.record(413, &"x".repeat(300), &"y".repeat(900));
+    let newest = &r.recent()[0];
+    assert_eq!((newest.caller.len(), newest.reason.len()), (100, 500));
 }

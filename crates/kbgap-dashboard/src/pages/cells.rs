@@ -10,7 +10,9 @@ use crate::table::{Cell, Column, Row, SortKey};
 
 /// Percent-encodes a path segment.
 pub fn seg(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+    form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// A severity, localized and coloured; sorts by rank.
@@ -23,7 +25,12 @@ pub fn severity(tr: &Tr, s: Option<Severity>) -> Cell {
         Severity::Low => ("sev sev-low", 1.0),
     };
     let raw = s.to_string();
-    Cell::shown(tr.t(&format!("severity.{}", raw.to_lowercase())), raw, SortKey::Num(rank)).class(class)
+    Cell::shown(
+        tr.t(&format!("severity.{}", raw.to_lowercase())),
+        raw,
+        SortKey::Num(rank),
+    )
+    .class(class)
 }
 
 /// A CVSS score with one decimal.
@@ -44,7 +51,11 @@ pub fn count(tr: &Tr, n: u64) -> Cell {
 
 /// A time, shown as a localized date, exported as RFC 3339.
 pub fn time(tr: &Tr, t: DateTime<Utc>) -> Cell {
-    Cell::shown(tr.date(t), t.to_rfc3339(), SortKey::Num(t.timestamp() as f64))
+    Cell::shown(
+        tr.date(t),
+        t.to_rfc3339(),
+        SortKey::Num(t.timestamp() as f64),
+    )
 }
 
 /// A `YYYY-MM-DD` date, shown localized.
@@ -63,9 +74,16 @@ pub fn exposure(tr: &Tr, level: &str) -> Cell {
         "Low" => "sev sev-low",
         _ => "",
     };
-    let rank = ["None", "Low", "Medium", "High"].iter().position(|l| *l == level).unwrap_or(0);
-    Cell::shown(tr.t(&format!("exposure.{}", level.to_lowercase())), level.to_owned(), SortKey::Num(rank as f64))
-        .class(class)
+    let rank = ["None", "Low", "Medium", "High"]
+        .iter()
+        .position(|l| *l == level)
+        .unwrap_or(0);
+    Cell::shown(
+        tr.t(&format!("exposure.{}", level.to_lowercase())),
+        level.to_owned(),
+        SortKey::Num(rank as f64),
+    )
+    .class(class)
 }
 
 /// A column.

@@ -25,7 +25,12 @@ pub fn scope(ctx: &Ctx) -> Scope {
 pub fn scope_fields(ctx: &Ctx, os_choices: &BTreeSet<String>) -> Vec<Field> {
     let tr = ctx.tr();
     vec![
-        select(ctx, "os", tr.t("filter.os"), os_choices.iter().map(|o| (o.clone(), o.clone())).collect()),
+        select(
+            ctx,
+            "os",
+            tr.t("filter.os"),
+            os_choices.iter().map(|o| (o.clone(), o.clone())).collect(),
+        ),
         Field {
             name: "seen",
             label: tr.t("filter.seen"),
@@ -38,7 +43,12 @@ pub fn scope_fields(ctx: &Ctx, os_choices: &BTreeSet<String>) -> Vec<Field> {
 }
 
 /// A select field with an "all" choice first.
-pub fn select(ctx: &Ctx, name: &'static str, label: String, choices: Vec<(String, String)>) -> Field {
+pub fn select(
+    ctx: &Ctx,
+    name: &'static str,
+    label: String,
+    choices: Vec<(String, String)>,
+) -> Field {
     let current = ctx.param(name).unwrap_or("");
     let mut options = vec![Choice {
         value: String::new(),
@@ -104,7 +114,11 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         .fleet
         .view(move |view, cat| {
             let c = choices(cat, view);
-            (deploy_first(cat, view, &filter, now), c.families, c.os_versions)
+            (
+                deploy_first(cat, view, &filter, now),
+                c.families,
+                c.os_versions,
+            )
         })
         .await
         .map_err(|e| ctx.failed(e))?;
@@ -124,7 +138,12 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         tr.t("filter.severity"),
         ["Critical", "Important", "Moderate", "Low"]
             .iter()
-            .map(|s| (s.to_string(), tr.t(&format!("severity.{}", s.to_lowercase()))))
+            .map(|s| {
+                (
+                    s.to_string(),
+                    tr.t(&format!("severity.{}", s.to_lowercase())),
+                )
+            })
             .collect(),
     ));
     fields.push(check(&ctx, "exploited", tr.t("filter.exploited")));
@@ -193,7 +212,11 @@ fn kb_table(ctx: &Ctx, rows: &[DeployRow]) -> Table {
         t.rows.push(Row {
             cells: vec![
                 Cell::text(&r.kb).link(kb_href.clone()),
-                Cell::shown(tr.t(&format!("kind.{}", r.kind.as_str())), r.kind.as_str().to_owned(), crate::table::SortKey::Text(r.kind.as_str().to_owned())),
+                Cell::shown(
+                    tr.t(&format!("kind.{}", r.kind.as_str())),
+                    r.kind.as_str().to_owned(),
+                    crate::table::SortKey::Text(r.kind.as_str().to_owned()),
+                ),
                 date(tr, Some(&r.released)),
                 Cell::text(r.products.join(", ")),
                 count(tr, r.machines).link(machines_href),

@@ -28,9 +28,17 @@ pub async fn kb(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response> 
         .view(move |view, cat| kb_detail(cat, view, kb, &scope, now))
         .await
         .map_err(|e| ctx.failed(e))?;
-    let Some(v) = view else { return Err(not_found()) };
+    let Some(v) = view else {
+        return Err(not_found());
+    };
     let r = &v.report;
-    let link_list = |ids: &[String]| if ids.is_empty() { "–".to_owned() } else { ids.join(", ") };
+    let link_list = |ids: &[String]| {
+        if ids.is_empty() {
+            "–".to_owned()
+        } else {
+            ids.join(", ")
+        }
+    };
     let mut facts = vec![
         Fact::new(tr.t("col.released"), tr.date_str(&r.release_date)),
         Fact::new(tr.t("kb.cves"), tr.num(r.cve_addressed as u64)),
@@ -39,7 +47,11 @@ pub async fn kb(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response> 
         Fact::new(tr.t("kb.supersedes"), link_list(&r.supersedes)),
         Fact::new(tr.t("kb.superseded_by"), link_list(&r.superseded_by)),
     ];
-    facts.push(Fact { label: tr.t("kb.catalog"), value: r.url.clone(), href: Some(r.url.clone()) });
+    facts.push(Fact {
+        label: tr.t("kb.catalog"),
+        value: r.url.clone(),
+        href: Some(r.url.clone()),
+    });
     let mut products = Table::new(
         "products",
         vec![
@@ -66,13 +78,22 @@ pub async fn kb(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response> 
     machines.rows = (v.machines.iter())
         .map(|m| machine_row(tr, &m.row, &[("reason", m.reason.clone())]))
         .collect();
+    let id = if r.id.starts_with("KB") {
+        r.id.clone()
+    } else {
+        format!("KB{}", r.id)
+    };
     let page = PageView {
-        title: r.id.clone(),
-        heading: format!("{} — {}", r.id, r.name),
+        title: id.clone(),
+        heading: format!("{id} — {}", r.name),
         facts,
         ..PageView::default()
     };
-    Ok(ctx.respond(page, vec![machines, products], &["kb.none_missing", "table.empty"]))
+    Ok(ctx.respond(
+        page,
+        vec![machines, products],
+        &["kb.none_missing", "table.empty"],
+    ))
 }
 
 /// `GET /cves/{id}`.
@@ -88,26 +109,53 @@ pub async fn cve(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response>
     let Some(v) = view else {
         return Err(ctx.not_found(&tr.f("error.cve", &[("id", id.chars().take(40).collect())])));
     };
-    let yes_no = |b: bool| if b { tr.t("common.yes") } else { tr.t("common.no") };
+    let yes_no = |b: bool| {
+        if b {
+            tr.t("common.yes")
+        } else {
+            tr.t("common.no")
+        }
+    };
     let c = &v.cve;
     let mut facts = vec![
         Fact::new(tr.t("col.severity"), severity(tr, c.severity).text),
         Fact::new(tr.t("col.cvss"), cvss(tr, c.cvss).text),
-        Fact::new(tr.t("cve.vector"), v.vector.clone().unwrap_or_else(|| "–".into())),
+        Fact::new(
+            tr.t("cve.vector"),
+            v.vector.clone().unwrap_or_else(|| "–".into()),
+        ),
         Fact::new(tr.t("cve.exploited"), yes_no(c.exploited)),
         Fact::new(tr.t("cve.disclosed"), yes_no(v.publicly_disclosed)),
-        Fact::new(tr.t("cve.assessment"), v.assessment.clone().unwrap_or_else(|| "–".into())),
-        Fact::new(tr.t("cve.published"), v.published.as_deref().map_or_else(|| "–".into(), |d| tr.date_str(d))),
+        Fact::new(
+            tr.t("cve.assessment"),
+            v.assessment.clone().unwrap_or_else(|| "–".into()),
+        ),
+        Fact::new(
+            tr.t("cve.published"),
+            v.published
+                .as_deref()
+                .map_or_else(|| "–".into(), |d| tr.date_str(d)),
+        ),
         Fact::new(tr.t("cve.machines"), tr.num(v.machines.len() as u64)),
     ];
     if let Some(name) = &v.kev_name {
         facts.push(Fact::new(tr.t("cve.kev"), name.clone()));
-        facts.push(Fact::new(tr.t("col.kev_due"), c.kev_due.as_deref().map_or_else(|| "–".into(), |d| tr.date_str(d))));
+        facts.push(Fact::new(
+            tr.t("col.kev_due"),
+            c.kev_due
+                .as_deref()
+                .map_or_else(|| "–".into(), |d| tr.date_str(d)),
+        ));
         facts.push(Fact::new(tr.t("cve.ransomware"), yes_no(v.ransomware)));
     }
     let mut fixes = Table::new(
         "fixes",
-        vec![col(tr, "product", false), col(tr, "kb", false), col(tr, "severity", false), col(tr, "cvss", true)],
+        vec![
+            col(tr, "product", false),
+            col(tr, "kb", false),
+            col(tr, "severity", false),
+            col(tr, "cvss", true),
+        ],
     );
     for f in &v.fixes {
         fixes.rows.push(Row {
@@ -128,5 +176,9 @@ pub async fn cve(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response>
         facts,
         ..PageView::default()
     };
-    Ok(ctx.respond(page, vec![machines, fixes], &["cve.none_exposed", "table.empty"]))
+    Ok(ctx.respond(
+        page,
+        vec![machines, fixes],
+        &["cve.none_exposed", "table.empty"],
+    ))
 }

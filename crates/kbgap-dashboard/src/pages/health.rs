@@ -25,11 +25,25 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
     stale.rows = h.stale.iter().map(|m| machine_row(tr, m, &[])).collect();
     let mut eos = Table::new("eos", machine_columns(tr, &["end_of_support"]));
     eos.rows = (h.end_of_support.iter())
-        .map(|m| machine_row(tr, m, &[("endOfSupportNote", m.end_of_support.clone().unwrap_or_default())]))
+        .map(|m| {
+            machine_row(
+                tr,
+                m,
+                &[(
+                    "endOfSupportNote",
+                    m.end_of_support.clone().unwrap_or_default(),
+                )],
+            )
+        })
         .collect();
     let mut refused = Table::new(
         "refused",
-        vec![col(tr, "at", false), col(tr, "status", true), col(tr, "caller", false), col(tr, "reason", false)],
+        vec![
+            col(tr, "at", false),
+            col(tr, "status", true),
+            col(tr, "caller", false),
+            col(tr, "reason", false),
+        ],
     );
     for r in &h.refused {
         refused.rows.push(Row {
@@ -53,5 +67,13 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         ],
         ..PageView::default()
     };
-    Ok(ctx.respond(page, vec![stale, eos, refused], &["health.none_stale", "health.none_eos", "health.none_refused"]))
+    Ok(ctx.respond(
+        page,
+        vec![stale, eos, refused],
+        &[
+            "health.none_stale",
+            "health.none_eos",
+            "health.none_refused",
+        ],
+    ))
 }

@@ -3,7 +3,7 @@
 use axum::extract::Path;
 use axum::response::Response;
 use kbgap_server::auth::perm;
-use kbgap_service::queries::{MachineFilter, machine_detail, machine_rows, choices};
+use kbgap_service::queries::{MachineFilter, choices, machine_detail, machine_rows};
 use serde_json::json;
 
 use super::Ctx;
@@ -46,7 +46,12 @@ pub async fn list(ctx: Ctx) -> Result<Response, Response> {
         tr.t("filter.exposure"),
         ["High", "Medium", "Low", "None"]
             .iter()
-            .map(|l| (l.to_string(), tr.t(&format!("exposure.{}", l.to_lowercase()))))
+            .map(|l| {
+                (
+                    l.to_string(),
+                    tr.t(&format!("exposure.{}", l.to_lowercase())),
+                )
+            })
             .collect(),
     ));
     fields.push(check(&ctx, "exploited", tr.t("filter.exploited_machines")));
@@ -77,26 +82,50 @@ pub async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response>
         .map_err(|e| ctx.failed(e))?;
     let tr = ctx.tr();
     let Some(m) = view else {
-        return Err(ctx.not_found(&tr.f("error.machine", &[("id", id.chars().take(200).collect())])));
+        return Err(
+            ctx.not_found(&tr.f("error.machine", &[("id", id.chars().take(200).collect())]))
+        );
     };
     let unknown = || "–".to_owned();
     let mut facts = vec![
         Fact::new(tr.t("col.os"), m.row.os.clone()),
-        Fact::new(tr.t("machine.caption"), m.os_name.clone().unwrap_or_else(unknown)),
-        Fact::new(tr.t("col.build"), m.row.build.clone().unwrap_or_else(unknown)),
-        Fact::new(tr.t("machine.version"), m.display_version.clone().unwrap_or_else(unknown)),
-        Fact::new(tr.t("machine.architecture"), m.architecture.clone().unwrap_or_else(unknown)),
-        Fact::new(tr.t("machine.installation"), m.installation_type.clone().unwrap_or_else(unknown)),
+        Fact::new(
+            tr.t("machine.caption"),
+            m.os_name.clone().unwrap_or_else(unknown),
+        ),
+        Fact::new(
+            tr.t("col.build"),
+            m.row.build.clone().unwrap_or_else(unknown),
+        ),
+        Fact::new(
+            tr.t("machine.version"),
+            m.display_version.clone().unwrap_or_else(unknown),
+        ),
+        Fact::new(
+            tr.t("machine.architecture"),
+            m.architecture.clone().unwrap_or_else(unknown),
+        ),
+        Fact::new(
+            tr.t("machine.installation"),
+            m.installation_type.clone().unwrap_or_else(unknown),
+        ),
         Fact::new(tr.t("col.exposure"), exposure(tr, &m.row.exposure).text),
         Fact::new(tr.t("machine.first_seen"), tr.date(m.first_seen)),
         Fact::new(tr.t("col.last_seen"), tr.date(m.row.last_seen)),
-        Fact::new(tr.t("machine.locale"), m.locale.clone().unwrap_or_else(unknown)),
+        Fact::new(
+            tr.t("machine.locale"),
+            m.locale.clone().unwrap_or_else(unknown),
+        ),
         Fact::new(tr.t("machine.id"), m.row.id.clone()),
     ];
     if let Some(eos) = &m.row.end_of_support {
         facts.push(Fact::new(tr.t("machine.end_of_support"), eos.clone()));
     }
-    let mut notices: Vec<String> = m.warnings.iter().map(|w| tr.f("machine.warning", &[("text", w.clone())])).collect();
+    let mut notices: Vec<String> = m
+        .warnings
+        .iter()
+        .map(|w| tr.f("machine.warning", &[("text", w.clone())]))
+        .collect();
     let mut missing = Table::new(
         "missing",
         vec![
@@ -114,7 +143,8 @@ pub async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response>
     for e in &m.missing {
         missing.rows.push(Row {
             cells: vec![
-                Cell::text(&e.id).link(format!("/kbs/{}", seg(&e.id))),
+                Cell::text(format!("KB{}", e.id.trim_start_matches("KB")))
+                    .link(format!("/kbs/{}", seg(&e.id))),
                 Cell::text(tr.t(&format!("kind.{}", e.kind.as_str()))),
                 Cell::text(e.products_names.join(", ")),
                 count(tr, e.open_cves_closed.max(0) as u64),
@@ -148,7 +178,12 @@ pub async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response>
                     Cell::text(&c.title),
                     severity(tr, c.severity),
                     cvss(tr, c.cvss),
-                    Cell::text(if c.exploited { tr.t("common.yes") } else { tr.t("common.no") }).class(if c.exploited { "hot" } else { "" }),
+                    Cell::text(if c.exploited {
+                        tr.t("common.yes")
+                    } else {
+                        tr.t("common.no")
+                    })
+                    .class(if c.exploited { "hot" } else { "" }),
                     date(tr, c.kev_due.as_deref()),
                 ],
                 json: json!(c),
@@ -161,12 +196,20 @@ pub async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response>
     }
     let mut installed = Table::new("installed", vec![col(tr, "kb", false)]);
     installed.rows = (m.installed.iter())
-        .map(|kb| Row { cells: vec![Cell::text(kb).link(format!("/kbs/{}", seg(kb)))], json: json!(kb) })
+        .map(|kb| Row {
+            cells: vec![Cell::text(kb).link(format!("/kbs/{}", seg(kb)))],
+            json: json!(kb),
+        })
         .collect();
     tables.push(installed);
     empty.push("machine.none_installed");
     let mut products = Table::new("products", vec![col(tr, "product", false)]);
-    products.rows = (m.products.iter()).map(|p| Row { cells: vec![Cell::text(p)], json: json!(p) }).collect();
+    products.rows = (m.products.iter())
+        .map(|p| Row {
+            cells: vec![Cell::text(p)],
+            json: json!(p),
+        })
+        .collect();
     tables.push(products);
     empty.push("machine.none_products");
     let page = PageView {

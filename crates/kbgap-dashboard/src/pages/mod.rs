@@ -1,12 +1,12 @@
 //! The pages: each handler reads its filters, asks `kbgap-service` one question, and turns the
 //! plain rows into tables ([`crate::table`]) that [`Ctx::respond`] renders as HTML or exports.
 
+pub mod cells;
 pub mod deploy;
 pub mod detail;
 pub mod health;
 pub mod machines;
 pub mod posture;
-pub mod cells;
 
 use std::sync::Arc;
 
@@ -50,7 +50,10 @@ pub fn request_lang(parts: &Parts) -> (Lang, bool, Vec<(String, String)>) {
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let q = params.iter().find(|(k, _)| k == "lang").map(|(_, v)| v.as_str());
+    let q = params
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.as_str());
     let (lang, remember) = Lang::negotiate(q, &parts.headers);
     (lang, remember, params)
 }
@@ -79,7 +82,10 @@ where
             return Err(redirect(&target));
         };
         let Some(fleet) = app.fleet else {
-            return Err(plain(StatusCode::INTERNAL_SERVER_ERROR, "the server has no fleet"));
+            return Err(plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the server has no fleet",
+            ));
         };
         Ok(Ctx {
             principal: session.principal,
@@ -102,7 +108,12 @@ pub fn redirect(target: &str) -> Response {
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {
-    (status, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_owned()).into_response()
+    (
+        status,
+        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text.to_owned(),
+    )
+        .into_response()
 }
 
 /// What an export or page answer is.
@@ -134,7 +145,9 @@ impl Ctx {
 
     /// A number parameter.
     pub fn number(&self, name: &str) -> Option<i64> {
-        self.param(name).and_then(|v| v.parse().ok()).filter(|n| *n >= 0)
+        self.param(name)
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n >= 0)
     }
 
     /// Refuses the page unless the user holds what `P`'s API call requires (the same message
@@ -208,7 +221,11 @@ impl Ctx {
             }
         }
         let q = out.finish();
-        if q.is_empty() { self.path.clone() } else { format!("{}?{q}", self.path) }
+        if q.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{q}", self.path)
+        }
     }
 
     /// The parameters a filter form keeps as hidden fields (the sort order).
@@ -229,7 +246,11 @@ impl Ctx {
             ("/health", "nav.health"),
         ];
         let current = |href: &str| {
-            if href == "/" { self.path == "/" } else { self.path.starts_with(href) }
+            if href == "/" {
+                self.path == "/"
+            } else {
+                self.path.starts_with(href)
+            }
         };
         let user = [&self.principal.subject, &self.principal.app_id]
             .into_iter()
@@ -280,12 +301,23 @@ impl Ctx {
             return export(format, t, &self.path);
         }
         let mut page = page;
-        let page_no: usize = self.param("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+        let page_no: usize = self
+            .param("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1)
+            .max(1);
         let paged = self.param("table");
         for (i, t) in tables.into_iter().enumerate() {
-            let this_page = if paged.is_none_or(|p| p == t.key) { page_no } else { 1 };
-            let empty = empty.get(i).map_or_else(|| self.tr().t("table.empty"), |k| self.tr().t(k));
-            page.sections.push(self.section(t, this_page, empty, sort.as_ref()));
+            let this_page = if paged.is_none_or(|p| p == t.key) {
+                page_no
+            } else {
+                1
+            };
+            let empty = empty
+                .get(i)
+                .map_or_else(|| self.tr().t("table.empty"), |k| self.tr().t(k));
+            page.sections
+                .push(self.section(t, this_page, empty, sort.as_ref()));
         }
         self.html(StatusCode::OK, &page)
     }
@@ -324,7 +356,13 @@ impl Ctx {
         let more = (end < total).then(|| {
             let next = (page_no + 1).to_string();
             (
-                tr.f("table.more", &[("from", tr.num(end as u64 + 1)), ("total", tr.num(total as u64))]),
+                tr.f(
+                    "table.more",
+                    &[
+                        ("from", tr.num(end as u64 + 1)),
+                        ("total", tr.num(total as u64)),
+                    ],
+                ),
                 self.href_with(&[("table", Some(t.key)), ("page", Some(next.as_str()))]),
             )
         });
@@ -342,7 +380,12 @@ impl Ctx {
             title: tr.t(&format!("table.{}", t.key)),
             count: tr.num(total as u64),
             headers,
-            rows: t.rows[start..end].iter().map(|r| RowView { cells: r.cells.clone() }).collect(),
+            rows: t.rows[start..end]
+                .iter()
+                .map(|r| RowView {
+                    cells: r.cells.clone(),
+                })
+                .collect(),
             exports,
             empty,
             more,
@@ -352,7 +395,11 @@ impl Ctx {
     /// Renders a page with the chrome.
     pub fn html(&self, status: StatusCode, page: &PageView) -> Response {
         let chrome = self.chrome();
-        let body = PageHtml { chrome: &chrome, page }.render();
+        let body = PageHtml {
+            chrome: &chrome,
+            page,
+        }
+        .render();
         let mut r = html_response(status, body);
         if self.remember_lang {
             r.headers_mut().append(SET_COOKIE, lang_cookie(self.lang));
@@ -388,7 +435,10 @@ pub fn html_response(status: StatusCode, body: Result<String, askama::Error>) ->
         Ok(html) => (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "rendering a dashboard page failed");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "rendering the page failed")
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rendering the page failed",
+            )
         }
     }
 }
@@ -397,9 +447,19 @@ fn export(format: Format, t: &Table, path: &str) -> Response {
     let stem: String = path
         .trim_matches('/')
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    let stem = if stem.is_empty() { "deploy".to_owned() } else { stem };
+    let stem = if stem.is_empty() {
+        "deploy".to_owned()
+    } else {
+        stem
+    };
     let (body, mime, ext) = match format {
         Format::Csv => (t.csv(), "text/csv; charset=utf-8", "csv"),
         _ => (t.json().to_string(), "application/json", "json"),
@@ -414,5 +474,9 @@ fn export(format: Format, t: &Table, path: &str) -> Response {
 
 /// The dashboard's configuration as handlers see it.
 pub fn config(parts: &Parts) -> DashboardConfig {
-    parts.extensions.get::<DashboardConfig>().cloned().unwrap_or_default()
+    parts
+        .extensions
+        .get::<DashboardConfig>()
+        .cloned()
+        .unwrap_or_default()
 }

@@ -28,7 +28,10 @@ fn bucket_name(tr: &Tr, (lo, hi, _): (u32, u32, &str)) -> String {
         (0, 0) => tr.t("posture.current"),
         (lo, u32::MAX) => tr.f("posture.months_plus", &[("n", lo.to_string())]),
         (lo, hi) if lo == hi => tr.f("posture.months", &[("n", lo.to_string())]),
-        (lo, hi) => tr.f("posture.months_range", &[("from", lo.to_string()), ("to", hi.to_string())]),
+        (lo, hi) => tr.f(
+            "posture.months_range",
+            &[("from", lo.to_string()), ("to", hi.to_string())],
+        ),
     }
 }
 
@@ -62,14 +65,26 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
     let tr = ctx.tr();
     let share = p.missing_exploited as f64 / p.assessed.max(1) as f64;
     let current: u64 = p.per_os.iter().map(|o| o.current).sum();
-    let days = |d: Option<i64>| d.map_or_else(|| "–".to_owned(), |d| tr.f("posture.days", &[("n", tr.num(d.max(0) as u64))]));
+    let days = |d: Option<i64>| {
+        d.map_or_else(
+            || "–".to_owned(),
+            |d| tr.f("posture.days", &[("n", tr.num(d.max(0) as u64))]),
+        )
+    };
     let mut notices = Vec::new();
     if p.catalog.as_ref().is_some_and(|c| c.stale) {
         notices.push(tr.t("posture.stale"));
     }
     let facts = vec![
         Fact::new(tr.t("posture.assessed"), tr.num(p.assessed)),
-        Fact::new(tr.t("posture.on_newest"), format!("{} ({})", tr.num(current), tr.pct(current as f64 / p.assessed.max(1) as f64))),
+        Fact::new(
+            tr.t("posture.on_newest"),
+            format!(
+                "{} ({})",
+                tr.num(current),
+                tr.pct(current as f64 / p.assessed.max(1) as f64)
+            ),
+        ),
         Fact {
             label: tr.t("posture.missing_exploited"),
             value: format!("{} ({})", tr.num(p.missing_exploited), tr.pct(share)),
@@ -77,14 +92,22 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         },
         Fact::new(tr.t("posture.states"), tr.num(p.states)),
         Fact::new(tr.t("posture.catalog_age"), days(p.catalog_age_days)),
-        Fact::new(tr.t("posture.kev_age"), match &p.kev_version {
-            Some(v) => format!("{} ({v})", days(p.kev_age_days)),
-            None => "–".to_owned(),
-        }),
+        Fact::new(
+            tr.t("posture.kev_age"),
+            match &p.kev_version {
+                Some(v) => format!("{} ({v})", days(p.kev_age_days)),
+                None => "–".to_owned(),
+            },
+        ),
     ];
-    let mut series: Vec<(String, &'static str)> = BUCKETS.iter().map(|&b| (bucket_name(tr, b), b.2)).collect();
+    let mut series: Vec<(String, &'static str)> =
+        BUCKETS.iter().map(|&b| (bucket_name(tr, b), b.2)).collect();
     series.push((tr.t("posture.unknown"), "mu"));
-    let hist_rows: Vec<(String, Vec<u64>)> = p.per_os.iter().map(|o| (o.os.clone(), buckets(o))).collect();
+    let hist_rows: Vec<(String, Vec<u64>)> = p
+        .per_os
+        .iter()
+        .map(|o| (o.os.clone(), buckets(o)))
+        .collect();
     let exposure_items: Vec<(String, u64, String, &'static str)> = (p.by_exposure.iter())
         .map(|(level, n)| {
             let class = match level.as_str() {
@@ -93,23 +116,46 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
                 "Low" => "e1",
                 _ => "e0",
             };
-            (tr.t(&format!("exposure.{}", level.to_lowercase())), *n, tr.num(*n), class)
+            (
+                tr.t(&format!("exposure.{}", level.to_lowercase())),
+                *n,
+                tr.num(*n),
+                class,
+            )
         })
         .collect();
     let charts = vec![
-        (tr.t("posture.chart_behind"), svg::stacked(&tr.t("posture.chart_behind"), &series, &hist_rows)),
-        (tr.t("posture.chart_exposure"), svg::bars(&tr.t("posture.chart_exposure"), &exposure_items)),
+        (
+            tr.t("posture.chart_behind"),
+            svg::stacked(&tr.t("posture.chart_behind"), &series, &hist_rows),
+        ),
+        (
+            tr.t("posture.chart_exposure"),
+            svg::bars(&tr.t("posture.chart_exposure"), &exposure_items),
+        ),
     ];
-    let mut cols = vec![col(tr, "os", false), col(tr, "machines", true), col(tr, "current", true), col(tr, "share", true)];
+    let mut cols = vec![
+        col(tr, "os", false),
+        col(tr, "machines", true),
+        col(tr, "current", true),
+        col(tr, "share", true),
+    ];
     let bucket_keys: [&'static str; 7] = ["b0", "b1", "b2", "b3", "b4", "b5", "bu"];
     for (k, (name, _)) in bucket_keys.iter().zip(&series) {
-        cols.push(crate::table::Column { key: *k, label: name.clone(), numeric: true });
+        cols.push(crate::table::Column {
+            key: *k,
+            label: name.clone(),
+            numeric: true,
+        });
     }
     let mut t = Table::new("os", cols);
     for o in &p.per_os {
         let share = o.current_share();
         let mut cells = vec![
-            Cell::text(&o.os).link(format!("/machines?os={}", form_urlencoded::byte_serialize(o.os.as_bytes()).collect::<String>())),
+            Cell::text(&o.os).link(format!(
+                "/machines?os={}",
+                form_urlencoded::byte_serialize(o.os.as_bytes()).collect::<String>()
+            )),
             count(tr, o.machines),
             count(tr, o.current),
             Cell::num((share * 1000.0).round() / 1000.0, tr.pct(share)),
@@ -117,10 +163,19 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         let b = buckets(o);
         cells.extend(b.iter().map(|&n| count(tr, n)));
         let mut j = json!(o);
-        j["monthsBehind"] = json!(bucket_keys.iter().zip(&b).map(|(k, n)| (k.to_string(), *n)).collect::<std::collections::BTreeMap<_, _>>());
+        j["monthsBehind"] = json!(
+            bucket_keys
+                .iter()
+                .zip(&b)
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        );
         t.rows.push(Row { cells, json: j });
     }
-    let mut e = Table::new("exposure", vec![col(tr, "exposure", false), col(tr, "machines", true)]);
+    let mut e = Table::new(
+        "exposure",
+        vec![col(tr, "exposure", false), col(tr, "machines", true)],
+    );
     for (level, n) in &p.by_exposure {
         e.rows.push(Row {
             cells: vec![

@@ -15,7 +15,11 @@ use kbgap_store::Store;
 use tokio::sync::oneshot;
 
 /// Every role the dashboard's pages need.
-pub const READ_ALL: &[&str] = &["Software.Read.All", "Machine.Read.All", "Vulnerability.Read.All"];
+pub const READ_ALL: &[&str] = &[
+    "Software.Read.All",
+    "Machine.Read.All",
+    "Vulnerability.Read.All",
+];
 
 fn catalog() -> Arc<Catalog> {
     static CATALOG: OnceLock<Arc<Catalog>> = OnceLock::new();
@@ -36,7 +40,9 @@ pub fn fixture_reports() -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/systeminfo");
     let mut files: Vec<PathBuf> = (std::fs::read_dir(&dir).unwrap())
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt") && p.to_string_lossy().contains("systeminfo"))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "txt") && p.to_string_lossy().contains("systeminfo")
+        })
         .collect();
     files.sort();
     files.iter().map(|p| std::fs::read(p).unwrap()).collect()
@@ -56,14 +62,21 @@ impl Server {
     pub async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(
-            kbgap_store_sqlite::SqliteStore::open(&dir.path().join("kbgap.db")).await.unwrap(),
+            kbgap_store_sqlite::SqliteStore::open(&dir.path().join("kbgap.db"))
+                .await
+                .unwrap(),
         );
         let config = AuthConfig::local(LocalIssuer::load_or_create(dir.path()).unwrap());
         let local = config.local.clone().unwrap();
         let fleet = FleetService::load(store, catalog()).await.unwrap();
-        let state = AppState::new(Authenticator::new(config).unwrap(), RateLimitConfig::unlimited())
-            .with_fleet(Arc::new(fleet));
-        let routes = api_routes().merge(kbgap_dashboard::routes(kbgap_dashboard::DashboardConfig::default()));
+        let state = AppState::new(
+            Authenticator::new(config).unwrap(),
+            RateLimitConfig::unlimited(),
+        )
+        .with_fleet(Arc::new(fleet));
+        let routes = api_routes().merge(kbgap_dashboard::routes(
+            kbgap_dashboard::DashboardConfig::default(),
+        ));
         let app = router_with(state, routes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -84,46 +97,91 @@ impl Server {
         };
         let writer = server.token(&["Machine.ReadWrite.All"]);
         for body in fixture_reports() {
-            let r = server.client.post(format!("{}/api/inventory", server.base))
-                .bearer_auth(&writer).body(body).send().await.unwrap();
+            let r = server
+                .client
+                .post(format!("{}/api/inventory", server.base))
+                .bearer_auth(&writer)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
-            assert!(status == 200 || status == 400, "inventory answered {status}");
+            assert!(
+                status == 200 || status == 400,
+                "inventory answered {status}"
+            );
         }
         let bound = (server.local)
-            .issue_for_machine("pc-other", "tenant-1", "collector-7", Duration::from_secs(600))
+            .issue_for_machine(
+                "pc-other",
+                "tenant-1",
+                "collector-7",
+                Duration::from_secs(600),
+            )
             .unwrap();
         let body = fixture_reports().remove(0);
-        let r = server.client.post(format!("{}/api/inventory", server.base))
-            .bearer_auth(bound).body(body).send().await.unwrap();
+        let r = server
+            .client
+            .post(format!("{}/api/inventory", server.base))
+            .bearer_auth(bound)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 403);
         server
     }
 
     pub fn token(&self, roles: &[&str]) -> String {
         let roles: Vec<String> = roles.iter().map(|s| (*s).to_owned()).collect();
-        self.local.issue(&roles, "tenant-1", "dashboard-test", Duration::from_secs(3600)).unwrap()
+        self.local
+            .issue(
+                &roles,
+                "tenant-1",
+                "dashboard-test",
+                Duration::from_secs(3600),
+            )
+            .unwrap()
     }
 
     /// Signs in through the form; gives the session cookie value.
     pub async fn sign_in(&self, roles: &[&str]) -> String {
-        let r = self.client.post(format!("{}/signin", self.base))
+        let r = self
+            .client
+            .post(format!("{}/signin", self.base))
             .form(&[("token", self.token(roles)), ("next", "/".to_owned())])
-            .send().await.unwrap();
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 303);
         let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-        set.split(';').next().unwrap().strip_prefix("kbgap_session=").unwrap().to_owned()
+        set.split(';')
+            .next()
+            .unwrap()
+            .strip_prefix("kbgap_session=")
+            .unwrap()
+            .to_owned()
     }
 
     /// GET with a session cookie.
     pub async fn page(&self, path: &str, session: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base))
+        self.client
+            .get(format!("{}{path}", self.base))
             .header("cookie", format!("kbgap_session={session}"))
-            .send().await.unwrap()
+            .send()
+            .await
+            .unwrap()
     }
 
     /// GET an API path with a bearer token of `roles`.
     pub async fn api(&self, path: &str, roles: &[&str]) -> serde_json::Value {
-        let r = self.client.get(format!("{}{path}", self.base)).bearer_auth(self.token(roles)).send().await.unwrap();
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(self.token(roles))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 200, "GET {path}");
         r.json().await.unwrap()
     }
@@ -135,4 +193,29 @@ impl Drop for Server {
             let _ = tx.send(());
         }
     }
+}
+
+/// A CSV body's records (RFC 4180: quoted fields, doubled quotes, CRLF).
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    rows
 }

@@ -25,7 +25,8 @@ pub fn find_browser() -> Result<(PathBuf, PathBuf), String> {
         .map(PathBuf::from)
         .or_else(|| which(&["chromium", "chromium-browser", "google-chrome"]))
         .ok_or("no chromium binary (install Debian's chromium and chromium-driver)")?;
-    let driver = which(&["chromedriver"]).ok_or("no chromedriver binary (install Debian's chromium-driver)")?;
+    let driver = which(&["chromedriver"])
+        .ok_or("no chromedriver binary (install Debian's chromium-driver)")?;
     Ok((chrome, driver))
 }
 
@@ -40,14 +41,21 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a 1280×800 window.
     pub async fn start(chrome: &PathBuf, driver: &PathBuf) -> Browser {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -69,9 +77,48 @@ impl Browser {
                          "--force-device-scale-factor=1"],
             },
         }}});
-        let r: Value = http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
-        let session = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {r}")).to_owned();
-        Browser { http, base, session, driver: child }
+        let r: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"))
+            .to_owned();
+        let b = Browser {
+            http,
+            base,
+            session,
+            driver: child,
+        };
+        b.fit_viewport(1280, 800).await;
+        b
+    }
+
+    /// Sizes the window so that the page's viewport (what screenshots show) is `w`×`h`: the
+    /// window also holds the browser's own frame, whose size depends on the build.
+    async fn fit_viewport(&self, w: u32, h: u32) {
+        self.goto("about:blank").await;
+        for _ in 0..3 {
+            let (vw, vh) = png_size(&self.screenshot().await);
+            if (vw, vh) == (w, h) {
+                return;
+            }
+            let rect = self.get("/window/rect").await;
+            let (ww, wh) = (
+                rect["width"].as_i64().unwrap(),
+                rect["height"].as_i64().unwrap(),
+            );
+            let width = ww + i64::from(w) - i64::from(vw);
+            let height = wh + i64::from(h) - i64::from(vh);
+            self.post("/window/rect", json!({"width": width, "height": height}))
+                .await;
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -107,7 +154,9 @@ impl Browser {
 
     /// Every element matching a CSS selector.
     pub async fn find_all(&self, css: &str) -> Vec<String> {
-        let v = self.post("/elements", json!({"using": "css selector", "value": css})).await;
+        let v = self
+            .post("/elements", json!({"using": "css selector", "value": css}))
+            .await;
         (v.as_array().cloned().unwrap_or_default().iter())
             .filter_map(|e| e[ELEMENT].as_str().map(str::to_owned))
             .collect()
@@ -116,7 +165,9 @@ impl Browser {
     /// The first element matching a CSS selector.
     pub async fn find(&self, css: &str) -> String {
         let all = self.find_all(css).await;
-        all.into_iter().next().unwrap_or_else(|| panic!("no element {css}"))
+        all.into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no element {css}"))
     }
 
     /// Clicks an element.
@@ -126,17 +177,25 @@ impl Browser {
 
     /// Types into an element.
     pub async fn type_into(&self, el: &str, text: &str) {
-        self.post(&format!("/element/{el}/value"), json!({ "text": text })).await;
+        self.post(&format!("/element/{el}/value"), json!({ "text": text }))
+            .await;
     }
 
     /// An element's attribute.
     pub async fn attr(&self, el: &str, name: &str) -> Option<String> {
-        self.get(&format!("/element/{el}/attribute/{name}")).await.as_str().map(str::to_owned)
+        self.get(&format!("/element/{el}/attribute/{name}"))
+            .await
+            .as_str()
+            .map(str::to_owned)
     }
 
     /// An element's visible text.
     pub async fn text(&self, el: &str) -> String {
-        self.get(&format!("/element/{el}/text")).await.as_str().unwrap_or("").to_owned()
+        self.get(&format!("/element/{el}/text"))
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
     }
 
     /// The focused element.
@@ -152,18 +211,28 @@ impl Browser {
             actions.push(json!({"type": "keyDown", "value": k.to_string()}));
             actions.push(json!({"type": "keyUp", "value": k.to_string()}));
         }
-        self.post("/actions", json!({"actions": [{"type": "key", "id": "kbd", "actions": actions}]})).await;
+        self.post(
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "kbd", "actions": actions}]}),
+        )
+        .await;
     }
 
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
         let b64 = self.get("/screenshot").await;
-        base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap()).unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap())
+            .unwrap()
     }
 
     /// The browser console's entries since the last call.
     pub async fn console(&self) -> Vec<Value> {
-        self.post("/se/log", json!({"type": "browser"})).await.as_array().cloned().unwrap_or_default()
+        self.post("/se/log", json!({"type": "browser"}))
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// A cookie's value.

@@ -34,7 +34,9 @@ pub async fn post_inventory(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let fleet = need(fleet)?;
-    let caller = auth.as_ref().map_or(String::new(), |a| a.principal.app_id.clone());
+    let caller = auth
+        .as_ref()
+        .map_or(String::new(), |a| a.principal.app_id.clone());
     let answer = match auth {
         Ok(auth) => store_reports(auth, &fleet, query, headers, body).await,
         Err(e) => Err(e),

@@ -93,9 +93,8 @@ pub fn deploy_first_groups(cat: &Catalog, fleet: &Fleet, filter: &DeployFilter) 
 
 fn rows(cat: &Catalog, groups: Vec<(&Group, u64)>, filter: &DeployFilter) -> Vec<DeployRow> {
     let family = filter.family.as_deref().map(str::trim);
-    let serves = |p: &ProductIx| {
-        family.is_none_or(|f| cat.product(*p).facts.family.eq_ignore_ascii_case(f))
-    };
+    let serves =
+        |p: &ProductIx| family.is_none_or(|f| cat.product(*p).facts.family.eq_ignore_ascii_case(f));
     let mut per_kb: FxHashMap<KbIx, Tally> = FxHashMap::default();
     for (g, n) in groups {
         for m in &g.evaluation.missing {
@@ -159,10 +158,14 @@ fn row(cat: &Catalog, kb: KbIx, t: Tally) -> DeployRow {
     software.sort();
     software.dedup();
     DeployRow {
-        kb: k.id.to_string(),
+        kb: format!("KB{}", k.id),
         title: k.name.clone(),
         kind: t.kind.unwrap_or(ServicingKind::Standalone),
-        released: k.release_date.get(..10).unwrap_or(&k.release_date).to_owned(),
+        released: k
+            .release_date
+            .get(..10)
+            .unwrap_or(&k.release_date)
+            .to_owned(),
         products: software,
         machines: t.machines,
         cves: cves.len() as u64,

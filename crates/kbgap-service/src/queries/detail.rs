@@ -102,7 +102,7 @@ pub fn machine_detail(cat: &Catalog, view: &FleetView, id_or_name: &str) -> Opti
         warnings: d.warnings.clone(),
         missing,
         open_cves: open,
-        installed: d.installed_kbs.iter().map(ToString::to_string).collect(),
+        installed: d.installed_kbs.iter().map(|k| format!("KB{k}")).collect(),
     })
 }
 
@@ -225,7 +225,10 @@ pub fn cve_detail(cat: &Catalog, view: &FleetView, id: &str) -> Option<CveView> 
         publicly_disclosed: vuln.exploit.publicly_disclosed,
         assessment: vuln.exploit.assessment.clone(),
         published: vuln.published.clone(),
-        kev_name: vuln.kev.as_ref().map(|k| format!("{} ({})", k.name, k.date_added)),
+        kev_name: vuln
+            .kev
+            .as_ref()
+            .map(|k| format!("{} ({})", k.name, k.date_added)),
         ransomware: vuln.kev.as_ref().is_some_and(|k| k.ransomware),
         fixes,
         machines,

@@ -89,10 +89,12 @@ impl Summaries {
             id: m.id.as_str().to_owned(),
             name: d.computer_dns_name.clone(),
             os: s.os,
-            build: d.os_version.map(|v| match g.evaluation.effective_ubr.or(d.ubr) {
-                Some(ubr) => format!("{}.{ubr}", v.build),
-                None => v.build.to_string(),
-            }),
+            build: d
+                .os_version
+                .map(|v| match g.evaluation.effective_ubr.or(d.ubr) {
+                    Some(ubr) => format!("{}.{ubr}", v.build),
+                    None => v.build.to_string(),
+                }),
             last_seen: m.last_seen,
             missing_kbs: s.missing,
             open_cves: s.open,
@@ -131,7 +133,11 @@ pub fn machine_rows(
             continue;
         }
         if let Some(n) = &name
-            && !m.device.computer_dns_name.to_lowercase().contains(n.as_str())
+            && !m
+                .device
+                .computer_dns_name
+                .to_lowercase()
+                .contains(n.as_str())
         {
             continue;
         }

@@ -14,7 +14,9 @@ mod scope;
 mod software;
 
 pub use deploy::{DeployFilter, DeployRow, deploy_first, deploy_first_groups};
-pub use detail::{CveFix, CveRow, CveView, KbView, MachineView, cve_detail, kb_detail, machine_detail};
+pub use detail::{
+    CveFix, CveRow, CveView, KbView, MachineView, cve_detail, kb_detail, machine_detail,
+};
 pub use health::{IngestHealth, ingest_health};
 pub use machines::{MachineFilter, MachineRow, machine_rows, machines_missing};
 pub use posture::{OsPosture, Posture, posture};

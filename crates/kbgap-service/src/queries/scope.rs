@@ -102,7 +102,11 @@ pub fn choices(cat: &Catalog, view: &FleetView) -> Choices {
     for g in view.fleet.groups() {
         out.os_versions.insert(os_label(cat, &g.state));
         for m in &g.evaluation.missing {
-            (out.families).extend(m.products.iter().map(|&p| cat.product(p).facts.family.clone()));
+            (out.families).extend(
+                m.products
+                    .iter()
+                    .map(|&p| cat.product(p).facts.family.clone()),
+            );
         }
     }
     out

@@ -149,7 +149,7 @@ async fn run(n: usize) {
     for path in [
         "/",
         "/?format=csv",
-        "/?exploited=1&os=Windows+11+24H2",
+        "/?exploited=1&os=Windows+11+Version+24H2",
         "/?seen=7",
     ] {
         let mut times = Vec::new();

@@ -73,6 +73,11 @@ async fn the_dashboard_in_a_real_browser() {
     visit(&b, &base, "/posture", "posture").await;
     assert!(!b.find_all("figure.chart svg").await.is_empty());
     visit(&b, &base, "/machines", "machines").await;
+    // The machine page of the machine missing the most KBs (the column sorts).
+    b.goto(&format!(
+        "{base}/machines?sort=machines.missing_kbs&dir=desc"
+    ))
+    .await;
     let first = b.find("#t-machines tbody tr td a").await;
     let machine_href = b.attr(&first, "href").await.unwrap();
     let machine_path = machine_href.trim_start_matches(&base).to_owned();

@@ -105,7 +105,7 @@ fn benches(c: &mut Criterion) {
         });
         let narrow = DeployFilter {
             scope: Scope {
-                os_version: Some("Windows 11 24H2".into()),
+                os_version: Some("Windows 11 Version 24H2".into()),
                 ..Scope::default()
             },
             exploited_only: true,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use kbgap_core::catalog::Catalog;
+use kbgap_core::catalog::{Catalog, KbIx};
 use kbgap_core::engine::fleet::Group;
 use serde::Serialize;
 
@@ -66,21 +66,48 @@ impl OsPosture {
     }
 }
 
-/// How many release months of the group's OS line are newer than its effective level.
+/// How many months the group is behind the newest update of its OS's servicing line: none of
+/// the line's updates missing is current (0); otherwise the distinct release months of line
+/// updates above the machine's effective revision, or, without a revision (systeminfo reports
+/// carry none), the months between the newest line update installed and the newest one missing.
+/// `None` when neither is known, or the OS has no servicing line.
 pub fn months_behind(cat: &Catalog, g: &Group) -> Option<u32> {
     let &os = g.state.os_products.first()?;
     let line = cat.servicing_line(os);
-    let level = g.evaluation.effective_ubr?;
     if line.is_empty() {
         return None;
     }
-    let mut months: Vec<&str> = (line.iter())
-        .filter(|&&kb| cat.cumulative_revision(kb, os).is_some_and(|r| r > level))
-        .map(|&kb| cat.kb(kb).release_date.get(..7).unwrap_or(""))
-        .collect();
-    months.sort_unstable();
-    months.dedup();
-    Some(months.len() as u32)
+    let month = |kb: KbIx| month_number(&cat.kb(kb).release_date);
+    let Some(target) = (g.evaluation.missing.iter())
+        .filter(|m| line.contains(&m.kb))
+        .filter_map(|m| month(m.kb))
+        .max()
+    else {
+        return Some(0);
+    };
+    if let Some(level) = g.evaluation.effective_ubr {
+        let mut months: Vec<u32> = (line.iter())
+            .filter(|&&kb| cat.cumulative_revision(kb, os).is_some_and(|r| r > level))
+            .filter_map(|&kb| month(kb))
+            .collect();
+        months.sort_unstable();
+        months.dedup();
+        if !months.is_empty() {
+            return Some(months.len() as u32);
+        }
+    }
+    let installed = (line.iter())
+        .filter(|&&kb| g.state.installed.contains(&cat.kb(kb).id))
+        .filter_map(|&kb| month(kb))
+        .max()?;
+    Some(target.saturating_sub(installed))
+}
+
+/// A `YYYY-MM…` date as months since year 0.
+fn month_number(date: &str) -> Option<u32> {
+    let y: u32 = date.get(..4)?.parse().ok()?;
+    let m: u32 = date.get(5..7)?.parse().ok()?;
+    Some(y * 12 + m)
 }
 
 /// The posture of the machines in `scope`.

@@ -73,16 +73,17 @@ impl Scope {
     }
 }
 
-/// A machine's OS version in words: its OS product's family and release ("Windows 10 22H2",
-/// "Windows Server 2022"), or "Unknown" when no OS product was identified.
+/// A machine's OS version in words: its OS product's MSRC name without the architecture
+/// ("Windows 10 Version 22H2", "Windows Server 2022 (Server Core installation)"), or "Unknown"
+/// when no OS product was identified.
 pub fn os_label(cat: &Catalog, state: &MachineState) -> String {
     let Some(&os) = state.os_products.first() else {
         return "Unknown".to_owned();
     };
-    let facts = &cat.product(os).facts;
-    match &facts.version {
-        Some(v) => format!("{} {v}", facts.family),
-        None => facts.family.clone(),
+    let name = &cat.product(os).name;
+    match name.find(" for ") {
+        Some(i) => name[..i].trim().to_owned(),
+        None => name.trim().to_owned(),
     }
 }
 

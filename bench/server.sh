@@ -81,6 +81,15 @@ for _ in 1 2 3; do
     curl -s -o /dev/null -w "%{time_total} s\n" -H "Authorization: Bearer $TOKEN" \
         "$base/api/Software/microsoft-_-windows_10/getmissingkbs"
 done
+echo "== dashboard: GET / (deploy first, signed in), whole request over loopback"
+session="$(curl -s -D - -o /dev/null --data-urlencode "token=$TOKEN" "$base/signin" \
+    | sed -n 's/^[Ss]et-[Cc]ookie: kbgap_session=\([^;]*\).*/\1/p')"
+for q in "" "?exploited=1" "?format=csv"; do
+    for _ in 1 2 3; do
+        curl -s -o /dev/null -w "/$q %{http_code} %{time_total} s %{size_download} bytes\n" \
+            -H "Cookie: kbgap_session=$session" "$base/$q"
+    done
+done
 echo "== POST /api/inventory, one report per request, 32 connections"
 wrk -t1 -c32 -d15s --latency -s "$work/post.lua" "$base" | grep -E "Requests/sec|50%|99%"
 echo "== POST /api/inventory, NDJSON body of 20000 reports"

@@ -31,6 +31,7 @@ use tokio::sync::oneshot;
 
 use crate::ServiceError;
 use crate::clock::{Clock, SystemClock};
+use crate::refusals::Refusals;
 
 /// The view re-decides activity at most this often: a machine turns inactive within this long
 /// of its 30 days, and a fleet whose machines lapse one by one costs a pass a minute at most.
@@ -46,6 +47,8 @@ pub struct FleetService {
     pending: SyncMutex<Queue>,
     /// Told when a report exposes a machine to an exploited CVE ([`crate::webhook`]).
     webhook: std::sync::OnceLock<crate::webhook::Webhook>,
+    /// Reports refused recently (recorded by the adapters that refuse them).
+    refusals: Refusals,
 }
 
 /// The group-commit queue.
@@ -284,6 +287,7 @@ impl FleetService {
             inner: RwLock::new(view),
             pending: SyncMutex::new(Queue::default()),
             webhook: std::sync::OnceLock::new(),
+            refusals: Refusals::default(),
         })
     }
 
@@ -369,6 +373,11 @@ impl FleetService {
     /// ignored).
     pub fn set_webhook(&self, webhook: crate::webhook::Webhook) {
         let _ = self.webhook.set(webhook);
+    }
+
+    /// Reports refused recently: the inventory endpoint records into it, ingest health reads it.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 
     /// The store behind the view.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use kbgap_store::FleetSnapshot;
 
-use crate::queries::posture::{FleetCounts, fleet_counts};
+use crate::queries::counts::{FleetCounts, fleet_counts};
 use crate::{FleetService, ServiceError};
 
 /// How long a failed recording waits before it is tried again (within the same day).

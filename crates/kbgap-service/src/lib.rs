@@ -10,14 +10,16 @@
 //! - [`FleetService`]: every stored machine and its group's evaluation in memory, kept in step
 //!   with the store by group-committed intake.
 //! - [`intake`]: inventory bytes (one report, NDJSON, files with hotfix lists) to devices.
-//! - [`queries`]: fleet questions answered as plain rows (deploy-first KBs, software counts).
+//! - [`queries`]: fleet questions answered as plain rows (deploy-first KBs, machines, KB and
+//!   CVE details, posture, ingest health, software counts).
+//! - [`refusals`]: the recently refused reports, for the ingest-health page.
 //! - [`reload`]: a running server follows catalog changes made by other processes.
 //! - [`sync`]: `catalog sync` (MSRC and KEV), once or on a schedule with backoff.
 //! - [`tokens`]: token revocation followed by running servers; `kbgap token revoke`.
 //! - [`freshness`]: how old the catalog and KEV are (stale past 60 days).
 //! - [`clock`]: the time activity (Defender's 30 days) and the daily snapshot are decided by;
 //!   tests move it.
-//! - [`history`]: the fleet's daily snapshot ([`queries::posture::FleetCounts`]) and its trend.
+//! - [`history`]: the fleet's daily snapshot ([`queries::counts::FleetCounts`]) and its trend.
 //! - [`tags`]: how a machine's tags are matched (the CLI's `--tag`, the dashboard's filter).
 //! - [`webhook`]: signed POSTs when a reload or a report brings work.
 #![warn(missing_docs)]
@@ -32,6 +34,7 @@ pub mod history;
 pub mod intake;
 pub mod private;
 pub mod queries;
+pub mod refusals;
 pub mod reload;
 pub mod sync;
 pub mod tags;

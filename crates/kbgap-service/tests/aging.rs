@@ -10,7 +10,7 @@ use kbgap_core::catalog::Catalog;
 use kbgap_core::{Device, OsVersion};
 use kbgap_service::FleetService;
 use kbgap_service::clock::ManualClock;
-use kbgap_service::queries::posture::fleet_counts;
+use kbgap_service::queries::counts::fleet_counts;
 use kbgap_store::Store;
 use kbgap_store::lifecycle::Activity;
 

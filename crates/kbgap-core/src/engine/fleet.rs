@@ -239,6 +239,11 @@ impl Fleet {
         }
     }
 
+    /// A group by index (from [`Group::ix`]); `None` for an index this fleet never made.
+    pub fn group(&self, ix: GroupIx) -> Option<&Group> {
+        self.groups.get(ix as usize)
+    }
+
     /// The group a machine is in, active or not.
     pub fn group_of(&self, machine: &str) -> Option<&Group> {
         self.machine_group

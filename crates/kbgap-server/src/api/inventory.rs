@@ -23,15 +23,37 @@ use crate::error::ApiError;
 use crate::odata::{ODataQuery, Page};
 use kbgap_service::{FleetService, FleetView};
 
-/// Stores the machine report(s) of the body (see the module documentation).
+/// Stores the machine report(s) of the body (see the module documentation). A refused report
+/// (bad token, bad body, a store refusal) is also recorded in the fleet's ring of recent
+/// refusals, which the dashboard's ingest-health page shows.
 pub async fn post_inventory(
-    auth: Authorized<perm::InventoryWrite>,
+    auth: Result<Authorized<perm::InventoryWrite>, ApiError>,
     State(fleet): State<Option<Arc<FleetService>>>,
     query: ODataQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let fleet = need(fleet)?;
+    let caller = auth
+        .as_ref()
+        .map_or(String::new(), |a| a.principal.app_id.clone());
+    let answer = match auth {
+        Ok(auth) => store_reports(auth, &fleet, query, headers, body).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &answer {
+        (fleet.refusals()).record(e.status.as_u16(), &caller, &e.message);
+    }
+    answer
+}
+
+async fn store_reports(
+    auth: Authorized<perm::InventoryWrite>,
+    fleet: &Arc<FleetService>,
+    query: ODataQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let body = body.map_err(body_error)?;
     let ndjson = headers
         .get(header::CONTENT_TYPE)
@@ -42,7 +64,7 @@ pub async fn post_inventory(
     let cat = fleet.catalog();
     if ndjson {
         let devices = read_ndjson(&body, "request body", Some(&*cat))?;
-        let devices = check_binding(auth.principal.machine.clone(), devices, &fleet).await?;
+        let devices = check_binding(auth.principal.machine.clone(), devices, fleet).await?;
         let stored = fleet.ingest(devices).await?;
         let view = fleet.read();
         let items: Vec<_> = (stored.iter())
@@ -54,7 +76,7 @@ pub async fn post_inventory(
         return Ok(query.collection(context::MACHINES, page).into_response());
     }
     let device = read_report(&body, "request body", Format::Auto, Some(&*cat))?;
-    let devices = check_binding(auth.principal.machine.clone(), vec![device], &fleet).await?;
+    let devices = check_binding(auth.principal.machine.clone(), vec![device], fleet).await?;
     let stored = fleet.ingest(devices).await?;
     let Some(machine) = stored.first() else {
         return Err(ApiError::internal("the store returned no machine"));

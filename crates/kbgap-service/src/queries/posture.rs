@@ -1,121 +1,159 @@
-//! The fleet's posture in numbers ([`FleetCounts`]): what the dashboard's posture page shows
-//! and what the daily snapshot stores for its trend ([`crate::history`]).
-//!
-//! Computed per state group (machines sharing a state share every answer), so it costs the
-//! number of distinct states, not of machines. Inactive machines (not seen for 30 days) count
-//! in `assessed` only, as Defender leaves them out of its exposure figures.
+//! Fleet posture: how current the fleet is, per OS version, and how exposed.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use kbgap_core::ServicingKind;
-use kbgap_core::catalog::Catalog;
-use kbgap_core::engine::ExposureLevel;
+use kbgap_core::catalog::{Catalog, KbIx};
 use kbgap_core::engine::fleet::Group;
-use kbgap_store::{ExposureCounts, FleetSnapshot};
+use serde::Serialize;
 
+use super::machines::level_name;
+use super::{Scope, os_label};
 use crate::FleetView;
+use crate::freshness::{CatalogAge, KevAge};
 
-/// The fleet's counts at one moment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FleetCounts {
-    /// Machines assessed: every machine the view holds, active or not.
+/// The fleet's posture.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Posture {
+    /// Machines assessed (in scope).
     pub assessed: u64,
-    /// Of them, active: seen within the last 30 days. Every count below is of active machines.
-    pub active: u64,
-    /// Machines missing at least one KB.
-    pub missing_any: u64,
-    /// Machines missing a fix for a CVE exploited in the wild (MSRC `Exploited:Yes` or KEV).
+    /// Distinct states among them.
+    pub states: u64,
+    /// Machines missing a fix for a CVE exploited in the wild.
     pub missing_exploited: u64,
-    /// Machines by Defender's `exposureLevel`.
-    pub exposure: ExposureCounts,
-    /// Machines on their OS line's newest cumulative update: no cumulative update, monthly
-    /// rollup or hotpatch of their OS is missing. A machine whose OS MSRC covers no more has
-    /// no OS product to be current on and is never counted here.
-    pub on_newest_update: u64,
-    /// The same, per OS product (MSRC's name, "Windows 11 Version 24H2 for x64-based
-    /// Systems"), by name: the share on the newest cumulative update per OS version.
-    pub os_lines: BTreeMap<String, OsLineCounts>,
+    /// Machines per exposure level, None to High.
+    pub by_exposure: Vec<(String, u64)>,
+    /// Per OS version, most machines first.
+    pub per_os: Vec<OsPosture>,
+    /// The catalog's age.
+    #[serde(skip)]
+    pub catalog: Option<CatalogAge>,
+    /// The catalog's newest document age in days.
+    pub catalog_age_days: Option<i64>,
+    /// The KEV release applied and its age in days.
+    pub kev_version: Option<String>,
+    /// The KEV release's age in days.
+    pub kev_age_days: Option<i64>,
 }
 
-/// One OS product's machines and how many of them are on its newest cumulative update.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OsLineCounts {
-    /// Active machines running it.
+/// One OS version's posture.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OsPosture {
+    /// "Windows 11 23H2".
+    pub os: String,
+    /// Machines on it.
     pub machines: u64,
-    /// Of them, on its newest cumulative update.
-    pub on_newest_update: u64,
+    /// Of them, on the newest cumulative update (or rollup) of their line.
+    pub current: u64,
+    /// Machines by months behind the newest cumulative update (distinct release months of the
+    /// line's updates newer than the machine's level); `None`: the level is unknown (no
+    /// revision reported or derivable, or an OS without a servicing line). In JSON, a list of
+    /// `[months or null, machines]` pairs.
+    #[serde(serialize_with = "pairs")]
+    pub months_behind: BTreeMap<Option<u32>, u64>,
 }
 
-impl FleetCounts {
-    /// The counts as the store keeps them for `recorded_at`'s UTC day.
-    pub fn snapshot(&self, recorded_at: DateTime<Utc>) -> FleetSnapshot {
-        FleetSnapshot {
-            day: recorded_at.date_naive(),
-            recorded_at,
-            assessed: self.assessed,
-            active: self.active,
-            missing_any: self.missing_any,
-            missing_exploited: self.missing_exploited,
-            exposure: self.exposure,
-            on_newest_update: self.on_newest_update,
-        }
+fn pairs<S: serde::Serializer>(m: &BTreeMap<Option<u32>, u64>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(m.iter())
+}
+
+impl OsPosture {
+    /// The share of its machines on the newest cumulative update, 0–1.
+    pub fn current_share(&self) -> f64 {
+        self.current as f64 / self.machines.max(1) as f64
     }
 }
 
-/// Whether a missing KB moves its OS line forward: a cumulative update, rollup or hotpatch.
-fn advances_os_line(kind: ServicingKind) -> bool {
-    matches!(
-        kind,
-        ServicingKind::CumulativeUpdate | ServicingKind::MonthlyRollup | ServicingKind::Hotpatch
-    )
-}
-
-/// Whether a group's machines run an OS product MSRC covers and miss no update of its line.
-fn on_newest_update(group: &Group) -> bool {
-    let os = &group.state.os_products;
-    !os.is_empty()
-        && !(group.evaluation.missing.iter())
-            .any(|m| advances_os_line(m.kind) && m.products.iter().any(|p| os.contains(p)))
-}
-
-/// The fleet's counts, from the view as it stands (active machines as of its last aging:
-/// every query of [`crate::FleetService`] ages it first).
-pub fn fleet_counts(cat: &Catalog, view: &FleetView) -> FleetCounts {
-    let mut out = FleetCounts {
-        assessed: view.len() as u64,
-        active: view.fleet.active_len() as u64,
-        ..FleetCounts::default()
+/// How many months the group is behind the newest update of its OS's servicing line: none of
+/// the line's updates missing is current (0); otherwise the distinct release months of line
+/// updates above the machine's effective revision, or, without a revision (systeminfo reports
+/// carry none), the months between the newest line update installed and the newest one missing.
+/// `None` when neither is known, or the OS has no servicing line.
+pub fn months_behind(cat: &Catalog, g: &Group) -> Option<u32> {
+    let &os = g.state.os_products.first()?;
+    let line = cat.servicing_line(os);
+    if line.is_empty() {
+        return None;
+    }
+    let month = |kb: KbIx| month_number(&cat.kb(kb).release_date);
+    let Some(target) = (g.evaluation.missing.iter())
+        .filter(|m| line.contains(&m.kb))
+        .filter_map(|m| month(m.kb))
+        .max()
+    else {
+        return Some(0);
     };
-    for g in view.fleet.counted_groups() {
-        let n = g.count;
-        let exposure = g.exposure(cat);
-        if !g.evaluation.missing.is_empty() {
-            out.missing_any += n;
-        }
-        if exposure.exploited > 0 {
-            out.missing_exploited += n;
-        }
-        match exposure.level() {
-            ExposureLevel::None => out.exposure.none += n,
-            ExposureLevel::Low => out.exposure.low += n,
-            ExposureLevel::Medium => out.exposure.medium += n,
-            ExposureLevel::High => out.exposure.high += n,
-        }
-        let current = on_newest_update(g);
-        if current {
-            out.on_newest_update += n;
-        }
-        if let Some(&os) = g.state.os_products.first() {
-            let line = out
-                .os_lines
-                .entry(cat.product(os).name.clone())
-                .or_default();
-            line.machines += n;
-            if current {
-                line.on_newest_update += n;
-            }
+    if let Some(level) = g.evaluation.effective_ubr {
+        let mut months: Vec<u32> = (line.iter())
+            .filter(|&&kb| cat.cumulative_revision(kb, os).is_some_and(|r| r > level))
+            .filter_map(|&kb| month(kb))
+            .collect();
+        months.sort_unstable();
+        months.dedup();
+        if !months.is_empty() {
+            return Some(months.len() as u32);
         }
     }
-    out
+    let installed = (line.iter())
+        .filter(|&&kb| g.state.installed.contains(&cat.kb(kb).id))
+        .filter_map(|&kb| month(kb))
+        .max()?;
+    Some(target.saturating_sub(installed))
+}
+
+/// A `YYYY-MM…` date as months since year 0.
+fn month_number(date: &str) -> Option<u32> {
+    let y: u32 = date.get(..4)?.parse().ok()?;
+    let m: u32 = date.get(5..7)?.parse().ok()?;
+    Some(y * 12 + m)
+}
+
+/// The posture of the machines in `scope`.
+pub fn posture(cat: &Catalog, view: &FleetView, scope: &Scope, now: DateTime<Utc>) -> Posture {
+    let groups = scope.groups(cat, view, now);
+    let mut per_os: BTreeMap<String, OsPosture> = BTreeMap::new();
+    let mut levels: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let (mut assessed, mut missing_exploited) = (0, 0);
+    for &(g, n) in &groups {
+        assessed += n;
+        let e = g.exposure(cat);
+        *levels.entry(level_name(e.level())).or_default() += n;
+        if e.exploited > 0 {
+            missing_exploited += n;
+        }
+        let os = os_label(cat, &g.state);
+        let p = per_os.entry(os.clone()).or_insert_with(|| OsPosture {
+            os,
+            machines: 0,
+            current: 0,
+            months_behind: BTreeMap::new(),
+        });
+        p.machines += n;
+        let behind = months_behind(cat, g);
+        if behind == Some(0) {
+            p.current += n;
+        }
+        *p.months_behind.entry(behind).or_default() += n;
+    }
+    let mut per_os: Vec<OsPosture> = per_os.into_values().collect();
+    per_os.sort_by(|a, b| b.machines.cmp(&a.machines).then(a.os.cmp(&b.os)));
+    let by_exposure = ["None", "Low", "Medium", "High"]
+        .iter()
+        .map(|&l| (l.to_owned(), levels.get(l).copied().unwrap_or(0)))
+        .collect();
+    let catalog = CatalogAge::of(cat);
+    let kev = KevAge::of(cat);
+    Posture {
+        assessed,
+        states: groups.len() as u64,
+        missing_exploited,
+        by_exposure,
+        per_os,
+        catalog_age_days: catalog.age_days,
+        catalog: Some(catalog),
+        kev_version: kev.as_ref().map(|k| k.version.clone()),
+        kev_age_days: kev.and_then(|k| k.age_days),
+    }
 }

@@ -73,7 +73,10 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         catalog.documents().len(),
         token_hint(ctx),
     );
-    let app = kbgap_server::router_with(state, api_routes());
+    // The dashboard shares the listener; its session cookie is Secure under TLS.
+    let dashboard =
+        kbgap_dashboard::routes(kbgap_dashboard::DashboardConfig { tls: tls.is_some() });
+    let app = kbgap_server::router_with(state, api_routes().merge(dashboard));
     let limits = connection_limits(args);
     match tls {
         Some(cert) => {

@@ -1,8 +1,5 @@
-//! Fleet questions answered as plain rows, for every adapter to shape: the API into Defender's
-//! entities, the dashboard into pages. Counts are of active machines only (Defender's 30-day
-//! rule, [`crate::FleetView::activity`]).
-
-pub mod posture;
+//! Software counts over the active fleet (`GET /api/Software`; Defender's 30-day rule,
+//! [`crate::FleetView::activity`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,14 +36,12 @@ pub fn machine_software(cat: &Catalog, products: &[ProductIx]) -> BTreeSet<Strin
 /// Per software name over the active fleet: how many machines have it and are exposed, and the
 /// CVEs open on it. Each state group is read once, however many machines share it.
 pub fn software_counts(cat: &Catalog, view: &FleetView) -> BTreeMap<String, SoftwareCounts> {
-    let members: BTreeMap<u32, (u64, &Group)> = (view.fleet.counted_groups())
-        .map(|g| (g.ix, (g.count, g)))
-        .collect();
-    let fleet: u64 = members.values().map(|(n, _)| n).sum();
+    let members: Vec<(u64, &Group)> = view.fleet.counted_groups().map(|g| (g.count, g)).collect();
+    let fleet: u64 = members.iter().map(|(n, _)| n).sum();
     let mut out: BTreeMap<String, SoftwareCounts> = BTreeMap::new();
     // Per software: the open CVEs, and the products they are open on.
     let mut open: BTreeMap<String, (BTreeSet<VulnIx>, BTreeSet<ProductIx>)> = BTreeMap::new();
-    for &(n, group) in members.values() {
+    for &(n, group) in &members {
         let mut exposed: BTreeSet<&str> = BTreeSet::new();
         for m in &group.evaluation.missing {
             for &p in &m.products {

@@ -226,7 +226,8 @@ fn the_validator_refuses_what_the_schema_forbids() {
         edit(&mut d);
         errors_of(&d)
     };
-    let cases: [(&dyn Fn(&mut Value), &str); 8] = [
+    type Edit<'a> = &'a dyn Fn(&mut Value);
+    let cases: [(Edit<'_>, &str); 8] = [
         (&|d| d["osVersion"] = "10.0".into(), "$.osVersion"),
         (
             &|d| d["installationType"] = "Workstation".into(),

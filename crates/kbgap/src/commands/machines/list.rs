@@ -128,26 +128,38 @@ pub async fn run(ctx: &Context, format: ListFormat, which: Which, tags: &[String
 /// The machines as a grid no wider than `width`: whole ids when they fit beside a readable
 /// name, else shortened, with a line saying so.
 pub fn table(rows: &[Listed<'_>], width: usize, colour: bool) -> String {
-    let full = grid(rows, None);
+    let full = grid(rows, None, true);
     if full.fixed_width() + MIN_NAME <= width {
         return full.render(width, colour);
     }
-    let mut out = grid(rows, Some(SHORT_ID)).render(width, colour);
-    let note = "ids shortened to fit: --format json gives them whole; delete takes names too";
-    out.push_str(&term::indented(note, width, 0, 4));
+    let mut notes =
+        vec!["ids shortened to fit: --format json gives them whole; delete takes names too"];
+    let mut short = grid(rows, Some(SHORT_ID), true);
+    if short.fixed_width() + MIN_NAME > width {
+        // Too narrow for tags beside a readable name: they stay in JSON and CSV.
+        short = grid(rows, Some(SHORT_ID), false);
+        notes.push("tags left out to fit: --format json or a wider terminal shows them");
+    }
+    let mut out = short.render(width, colour);
+    for note in notes {
+        out.push_str(&term::indented(note, width, 0, 4));
+    }
     out
 }
 
-fn grid(rows: &[Listed<'_>], short: Option<usize>) -> Grid {
-    let mut g = Grid::new(vec![
+fn grid(rows: &[Listed<'_>], short: Option<usize>, tags: bool) -> Grid {
+    let mut columns = vec![
         Column::fixed("ID"),
         Column::flex("COMPUTER"),
         Column::fixed("OS BUILD"),
         Column::fixed("LAST SEEN"),
         Column::number("DAYS"),
         Column::capped("STATUS", "end of support".len()),
-        Column::capped("TAGS", TAGS_WIDTH),
-    ]);
+    ];
+    if tags {
+        columns.push(Column::capped("TAGS", TAGS_WIDTH));
+    }
+    let mut g = Grid::new(columns);
     for l in rows {
         let id = l.machine.id.as_str();
         let id = match short {
@@ -163,15 +175,18 @@ fn grid(rows: &[Listed<'_>], short: Option<usize>) -> Grid {
             (Activity::Inactive, false) => Style::Dim,
             (Activity::Active, false) => Style::Plain,
         };
-        g.row(vec![
+        let mut cells = vec![
             Cell::new(id, style),
             Cell::new(l.machine.device.computer_dns_name.clone(), Style::Bold),
             Cell::new(l.build(), style),
             Cell::new(l.machine.last_seen.format("%Y-%m-%d").to_string(), style),
             Cell::new(l.days.to_string(), style),
             Cell::new(l.status(), status),
-            Cell::new(l.machine.device.machine_tags.join(", "), style),
-        ]);
+        ];
+        if tags {
+            cells.push(Cell::new(l.machine.device.machine_tags.join(", "), style));
+        }
+        g.row(cells);
     }
     g
 }

@@ -10,6 +10,7 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Mutex as SyncMutex;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::Utc;
@@ -29,6 +30,11 @@ pub struct FleetService {
     inner: RwLock<FleetView>,
     /// Reports waiting for the next commit (group commit: see [`FleetService::ingest`]).
     pending: SyncMutex<Queue>,
+    /// Taken by whoever applies machine changes to the view (this server's commits, changes
+    /// read from the store), so they apply in the store's order (see `replica.rs`).
+    pub(crate) turn: tokio::sync::Mutex<()>,
+    /// The newest change number this server committed, applied or about to be.
+    pub(crate) committed: AtomicI64,
 }
 
 /// The group-commit queue.
@@ -54,6 +60,9 @@ pub struct FleetView {
     catalog: Arc<Catalog>,
     /// The store's catalog generation `catalog` was loaded at (see [`Store::catalog_generation`]).
     generation: i64,
+    /// The store's machine change number the view holds every change through (see
+    /// [`Store::machine_seq`] and `replica.rs`).
+    pub(crate) seq: i64,
     /// Machines grouped by state, with per-KB counts.
     pub fleet: Fleet,
     /// Stored machines by lowercase 40-hex id, ordered (so listings page deterministically).
@@ -75,6 +84,7 @@ impl FleetView {
         Self {
             catalog,
             generation,
+            seq: 0,
             fleet: Fleet::default(),
             machines: BTreeMap::new(),
             names: HashMap::new(),
@@ -90,6 +100,11 @@ impl FleetView {
     /// The store's catalog generation the view's catalog was loaded at.
     pub fn generation(&self) -> i64 {
         self.generation
+    }
+
+    /// The store's machine change number the view holds every change through.
+    pub fn machine_seq(&self) -> i64 {
+        self.seq
     }
 
     /// What a stored machine's open CVEs risk, from its group's evaluation.
@@ -134,7 +149,7 @@ impl FleetView {
     /// Adds or updates a stored machine. The store gives each computer name to one machine:
     /// when this one took its name from another (a new id for a known name, or a known id
     /// reporting another machine's name), the store deleted that other one, and so does the view.
-    fn insert(&mut self, catalog: &Catalog, machine: StoredMachine) {
+    pub(crate) fn insert(&mut self, catalog: &Catalog, machine: StoredMachine) {
         let id = machine.id.as_str().to_ascii_lowercase();
         let key = name_key(&machine.device.computer_dns_name);
         if let Some(holder) = self
@@ -193,6 +208,8 @@ impl FleetService {
     }
 
     /// [`FleetService::load`] for a catalog known to be of store generation `generation`.
+    /// The machine change counter is read before the machines, likewise: the first catch-up
+    /// (`replica.rs`) reads again whatever changed while they loaded.
     pub async fn load_at(
         store: Arc<dyn Store>,
         catalog: Arc<Catalog>,
@@ -202,8 +219,10 @@ impl FleetService {
             Some(g) => g,
             None => store.catalog_generation().await?,
         };
+        let seq = store.machine_seq().await?;
         let machines = store.machines().await?;
         let mut view = FleetView::new(Arc::clone(&catalog), generation);
+        view.seq = seq;
         for m in machines {
             view.insert(&catalog, m);
         }
@@ -211,6 +230,8 @@ impl FleetService {
             store,
             inner: RwLock::new(view),
             pending: SyncMutex::new(Queue::default()),
+            turn: tokio::sync::Mutex::new(()),
+            committed: AtomicI64::new(seq),
         })
     }
 
@@ -241,6 +262,7 @@ impl FleetService {
             let mut view = this.write();
             let machines = std::mem::take(&mut view.machines);
             let mut fresh = FleetView::new(Arc::clone(&catalog), generation);
+            fresh.seq = view.seq;
             for m in machines.into_values() {
                 fresh.insert(&catalog, m);
             }
@@ -394,25 +416,14 @@ impl FleetService {
         devices: Vec<Device>,
     ) -> Result<Vec<StoredMachine>, ServiceError> {
         let started = std::time::Instant::now();
-        let stored = self
+        let commit = self
             .store
-            .upsert_machines(devices, Utc::now())
+            .upsert_machines_tracked(devices, Utc::now())
             .await
             .map_err(ServiceError::from)?;
         let committed = started.elapsed();
-        // The write lock waits for readers; it is waited for on a blocking thread so the async
-        // workers go on serving meanwhile.
-        let this = Arc::clone(self);
-        let stored = tokio::task::spawn_blocking(move || {
-            let mut view = this.write();
-            let cat = Arc::clone(&view.catalog);
-            for m in &stored {
-                view.insert(&cat, m.clone());
-            }
-            stored
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("updating the fleet view failed: {e}")))?;
+        // Applied in the store's order, after whatever other servers committed before it.
+        let stored = self.apply_commit(commit).await?;
         tracing::debug!(
             reports = stored.len(),
             ?committed,

@@ -12,6 +12,8 @@
 //! - [`intake`]: inventory bytes (one report, NDJSON, files with hotfix lists) to devices.
 //! - [`queries`]: fleet questions answered as plain rows (deploy-first KBs, software counts).
 //! - [`reload`]: a running server follows catalog changes made by other processes.
+//! - [`replica`]: a running server follows machine changes made by other processes and other
+//!   replicas on the same database (the store's change sequence, LISTEN/NOTIFY where it exists).
 //! - [`sync`]: `catalog sync` (MSRC and KEV), once or on a schedule with backoff.
 //! - [`freshness`]: how old the catalog and KEV are (stale past 60 days).
 #![warn(missing_docs)]
@@ -25,6 +27,7 @@ pub mod intake;
 pub mod private;
 pub mod queries;
 pub mod reload;
+pub mod replica;
 pub mod sync;
 
 pub use error::ServiceError;

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod context;
 mod output;
+mod signing;
 
 use std::process::ExitCode;
 
@@ -54,7 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             commands::catalog::stats(&ctx, *format).await?
         }
         Command::Kb(args) => commands::kb::run(&ctx, &args.id, args.format).await?,
-        Command::Token(args) => commands::token::run(&ctx, args)?,
+        Command::Token(args) => commands::token::run(&ctx, args).await?,
         Command::Machines(MachinesCommand::Import { files }) => {
             commands::machines::import(&ctx, files).await?
         }

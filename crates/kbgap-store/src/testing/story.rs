@@ -24,6 +24,7 @@ pub async fn store_story(store: Arc<dyn Store>) {
     kev_story(s).await;
     machine_story(s).await;
     super::lifecycle::lifecycle_story(s).await;
+    super::changes::changes_story(s).await;
 }
 
 /// The KEV catalog: none at first; the newest release stays; a replacement bumps the generation.

@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use kbgap_server::auth::{AuthConfig, Authenticator, LocalIssuer, OidcIssuer};
+use kbgap_server::auth::{AuthConfig, Authenticator, OidcIssuer};
 use kbgap_server::ratelimit::{EndpointClass, Quota, RateLimitConfig};
 use kbgap_server::state::AppState;
 use kbgap_server::tls::{DEFAULT_RELOAD_INTERVAL, ReloadingCert, TlsFiles};
 use kbgap_server::{ConnectionLimits, FleetService, api_routes};
 
 use kbgap_service::reload::Reloader;
+use kbgap_service::replica::Follower;
 use kbgap_service::sync::SyncSources;
 
 use crate::cli::ServeArgs;
@@ -25,8 +26,7 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     if let Some(w) = staleness_warning(&catalog) {
         tracing::warn!("{w}");
     }
-    let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
-        .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
+    let issuer = crate::signing::local_issuer(ctx, Some(&store)).await?;
     let mut auth = AuthConfig {
         local: Some(Arc::new(issuer)),
         extra_audiences: args.oidc_audience.clone(),
@@ -88,11 +88,13 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// The catalog's background work: following other processes' changes, and the scheduled sync.
+/// The background work: following other processes' catalog and machine changes, and the
+/// scheduled sync.
 fn spawn_lifecycle(ctx: &Context, args: &ServeArgs, fleet: &Arc<FleetService>) {
     let cache = ctx.data_dir.join("cache");
     let reloader = Reloader::new(Arc::clone(fleet), cache);
-    tokio::spawn(reloader.run(Duration::from_secs(args.catalog_poll)));
+    let follower = Follower::new(Arc::clone(fleet), reloader);
+    tokio::spawn(follower.run(Duration::from_secs(args.catalog_poll)));
     match args.sync_interval.0 {
         Some(every) => {
             let sources = SyncSources {

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
-use kbgap_server::auth::{INVENTORY_SUBMIT, LocalIssuer, Permission, perm};
+use anyhow::{Result, bail};
+use kbgap_server::auth::{INVENTORY_SUBMIT, Permission, perm};
 
 use crate::cli::TokenArgs;
 use crate::context::Context;
@@ -48,11 +48,10 @@ fn check_roles(roles: &[String]) -> Result<()> {
     Ok(())
 }
 
-pub fn run(ctx: &Context, args: &TokenArgs) -> Result<()> {
+pub async fn run(ctx: &Context, args: &TokenArgs) -> Result<()> {
     check_roles(&args.roles)?;
     let roles: Vec<String> = args.roles.iter().map(|r| r.trim().to_owned()).collect();
-    let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
-        .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
+    let issuer = crate::signing::local_issuer(ctx, None).await?;
     let ttl = Duration::from_secs(args.ttl);
     let token = match &args.machine {
         Some(machine) => {

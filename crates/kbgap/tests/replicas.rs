@@ -314,11 +314,11 @@ async fn another_process_machines_import_reaches_a_running_server_on_sqlite() {
     eprintln!("import reached the server after {took:?}");
     let one = "/api/Software/microsoft-_-windows_10";
     assert_eq!(api.ok(one).await["installedMachines"], 25);
-    let missed = api.ok(&format!(
-        "/api/machines/{}/getmissingkbs",
-        api.machines().await[0]["id"].as_str().unwrap()
-    ));
-    assert!(!missed.await["value"].as_array().unwrap().is_empty());
+    let first = api.machines().await[0]["id"].as_str().unwrap().to_owned();
+    let missed = api
+        .ok(&format!("/api/machines/{first}/getmissingkbs"))
+        .await;
+    assert!(!missed["value"].as_array().unwrap().is_empty());
 
     ok(kbgap(
         data,

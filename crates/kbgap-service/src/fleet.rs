@@ -35,6 +35,9 @@ pub struct FleetService {
     pub(crate) turn: tokio::sync::Mutex<()>,
     /// The newest change number this server committed, applied or about to be.
     pub(crate) committed: AtomicI64,
+    /// The view's change number ([`FleetView::machine_seq`]), readable without the view's
+    /// lock, which a catalog swap holds for seconds.
+    pub(crate) applied: AtomicI64,
 }
 
 /// The group-commit queue.
@@ -232,6 +235,7 @@ impl FleetService {
             pending: SyncMutex::new(Queue::default()),
             turn: tokio::sync::Mutex::new(()),
             committed: AtomicI64::new(seq),
+            applied: AtomicI64::new(seq),
         })
     }
 

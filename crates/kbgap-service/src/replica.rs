@@ -61,7 +61,7 @@ impl FleetService {
     ) -> Result<Vec<StoredMachine>, ServiceError> {
         self.committed.fetch_max(commit.seq, Ordering::AcqRel);
         let _turn = self.turn.lock().await;
-        let at = self.read().seq;
+        let at = self.applied.load(Ordering::Acquire);
         if at >= commit.seq {
             // A catch-up already read this commit back.
             return Ok(commit.machines);
@@ -98,7 +98,7 @@ impl FleetService {
     /// it; `None` when nothing had.
     pub async fn catch_up(self: &Arc<Self>) -> Result<Option<CaughtUp>, ServiceError> {
         let _turn = self.turn.lock().await;
-        let at = self.read().seq;
+        let at = self.applied.load(Ordering::Acquire);
         let read = self.store().machine_changes(at, None).await?;
         if read.seq == at && read.is_empty() {
             return Ok(None);
@@ -141,10 +141,8 @@ impl FleetService {
                 counts.0 += usize::from(stored);
                 counts.1 += usize::from(removed);
             }
-            view.seq = view.seq.max(through);
-            if full {
-                view.seq = through;
-            }
+            view.seq = if full { through } else { view.seq.max(through) };
+            this.applied.store(view.seq, Ordering::Release);
             counts
         })
         .await
@@ -334,10 +332,8 @@ impl Due {
     /// Whether machines changed beyond what the view holds or this server's committer is
     /// about to apply (it reads whatever came before its own commit).
     fn machines_after(&self, fleet: &FleetService) -> bool {
-        let covered = fleet
-            .read()
-            .seq
-            .max(fleet.committed.load(Ordering::Acquire));
+        let applied = fleet.applied.load(Ordering::Acquire);
+        let covered = applied.max(fleet.committed.load(Ordering::Acquire));
         self.resumed || self.machines.is_some_and(|n| n > covered)
     }
 

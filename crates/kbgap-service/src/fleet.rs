@@ -17,6 +17,7 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Mutex as SyncMutex;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -49,6 +50,14 @@ pub struct FleetService {
     webhook: std::sync::OnceLock<crate::webhook::Webhook>,
     /// Reports refused recently (recorded by the adapters that refuse them).
     refusals: Refusals,
+    /// Taken by whoever applies machine changes to the view (this server's commits, changes
+    /// read from the store), so they apply in the store's order (see `replica.rs`).
+    pub(crate) turn: tokio::sync::Mutex<()>,
+    /// The newest change number this server committed, applied or about to be.
+    pub(crate) committed: AtomicI64,
+    /// The view's change number ([`FleetView::machine_seq`]), readable without the view's
+    /// lock, which a catalog swap holds for seconds.
+    pub(crate) applied: AtomicI64,
 }
 
 /// The group-commit queue.
@@ -74,6 +83,9 @@ pub struct FleetView {
     catalog: Arc<Catalog>,
     /// The store's catalog generation `catalog` was loaded at (see [`Store::catalog_generation`]).
     generation: i64,
+    /// The store's machine change number the view holds every change through (see
+    /// [`Store::machine_seq`] and `replica.rs`).
+    pub(crate) seq: i64,
     /// Machines grouped by state, with per-KB counts.
     pub fleet: Fleet,
     /// Stored machines by lowercase 40-hex id, ordered (so listings page deterministically).
@@ -98,6 +110,7 @@ impl FleetView {
         Self {
             catalog,
             generation,
+            seq: 0,
             fleet: Fleet::default(),
             machines: BTreeMap::new(),
             names: HashMap::new(),
@@ -124,6 +137,11 @@ impl FleetView {
             Some(false) => Activity::Inactive,
             _ => Activity::Active,
         }
+    }
+
+    /// The store's machine change number the view holds every change through.
+    pub fn machine_seq(&self) -> i64 {
+        self.seq
     }
 
     /// What a stored machine's open CVEs risk, from its group's evaluation.
@@ -169,7 +187,7 @@ impl FleetView {
     /// gives each computer name to one machine: when this one took its name from another (a
     /// new id for a known name, or a known id reporting another machine's name), the store
     /// deleted that other one, and so does the view.
-    fn insert(&mut self, catalog: &Catalog, machine: StoredMachine, now: DateTime<Utc>) {
+    pub(crate) fn insert(&mut self, catalog: &Catalog, machine: StoredMachine, now: DateTime<Utc>) {
         let id = machine.id.as_str().to_ascii_lowercase();
         let key = name_key(&machine.device.computer_dns_name);
         if let Some(holder) = self
@@ -265,6 +283,8 @@ impl FleetService {
     }
 
     /// [`FleetService::load`] for a catalog known to be of store generation `generation`.
+    /// The machine change counter is read before the machines, likewise: the first catch-up
+    /// (`replica.rs`) reads again whatever changed while they loaded.
     pub async fn load_at(
         store: Arc<dyn Store>,
         catalog: Arc<Catalog>,
@@ -274,10 +294,12 @@ impl FleetService {
             Some(g) => g,
             None => store.catalog_generation().await?,
         };
+        let seq = store.machine_seq().await?;
         let machines = store.machines().await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let now = clock.now();
         let mut view = FleetView::new(Arc::clone(&catalog), generation);
+        view.seq = seq;
         for m in machines {
             view.insert(&catalog, m, now);
         }
@@ -288,6 +310,9 @@ impl FleetService {
             pending: SyncMutex::new(Queue::default()),
             webhook: std::sync::OnceLock::new(),
             refusals: Refusals::default(),
+            turn: tokio::sync::Mutex::new(()),
+            committed: AtomicI64::new(seq),
+            applied: AtomicI64::new(seq),
         })
     }
 
@@ -359,6 +384,7 @@ impl FleetService {
             let machines = std::mem::take(&mut view.machines);
             let mut fresh = FleetView::new(Arc::clone(&catalog), generation);
             let now = this.clock.now();
+            fresh.seq = view.seq;
             for m in machines.into_values() {
                 fresh.insert(&catalog, m, now);
             }
@@ -530,31 +556,29 @@ impl FleetService {
         devices: Vec<Device>,
     ) -> Result<Vec<StoredMachine>, ServiceError> {
         let started = std::time::Instant::now();
-        let stored = self
+        let commit = self
             .store
-            .upsert_machines(devices, self.clock.now())
+            .upsert_machines_tracked(devices, self.clock.now())
             .await
             .map_err(ServiceError::from)?;
         let committed = started.elapsed();
-        // The write lock waits for readers; it is waited for on a blocking thread so the async
-        // workers go on serving meanwhile.
-        let this = Arc::clone(self);
-        let stored = tokio::task::spawn_blocking(move || {
-            let mut view = this.write();
-            let cat = Arc::clone(&view.catalog);
-            let now = this.clock.now();
-            let watch = (this.webhook.get()).map(|w| (w, exposure_before(&view, &stored)));
-            for m in &stored {
-                view.insert(&cat, m.clone(), now);
+        // For the webhook: each reported machine's group before the view takes the reports in.
+        let watch = match self.webhook.get() {
+            Some(w) => {
+                let ids: Vec<StoredMachine> = commit.machines.clone();
+                let before = self.with_view(move |v, _| exposure_before(v, &ids)).await?;
+                Some((w.clone(), before))
             }
-            if let Some((webhook, before)) = watch {
-                webhook
-                    .machines_exposed(crate::webhook::events::newly_exposed(&view, &cat, &before));
-            }
-            stored
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("updating the fleet view failed: {e}")))?;
+            None => None,
+        };
+        // Applied in the store's order, after whatever other servers committed before it.
+        let stored = self.apply_commit(commit).await?;
+        if let Some((webhook, before)) = watch {
+            let exposed = self
+                .with_view(move |v, cat| crate::webhook::events::newly_exposed(v, cat, &before))
+                .await?;
+            webhook.machines_exposed(exposed);
+        }
         tracing::debug!(
             reports = stored.len(),
             ?committed,

@@ -14,6 +14,8 @@
 //!   CVE details, posture, ingest health, software counts).
 //! - [`refusals`]: the recently refused reports, for the ingest-health page.
 //! - [`reload`]: a running server follows catalog changes made by other processes.
+//! - [`replica`]: a running server follows machine changes made by other processes and other
+//!   replicas on the same database (the store's change sequence, LISTEN/NOTIFY where it exists).
 //! - [`sync`]: `catalog sync` (MSRC and KEV), once or on a schedule with backoff.
 //! - [`tokens`]: token revocation followed by running servers; `kbgap token revoke`.
 //! - [`freshness`]: how old the catalog and KEV are (stale past 60 days).
@@ -36,6 +38,7 @@ pub mod private;
 pub mod queries;
 pub mod refusals;
 pub mod reload;
+pub mod replica;
 pub mod sync;
 pub mod tags;
 pub mod tokens;

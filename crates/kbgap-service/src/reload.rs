@@ -174,7 +174,8 @@ async fn load_blocking(
     }
 }
 
-fn log_reloaded(r: &Reloaded) {
+/// Logs a reload at info level (also by [`crate::replica::Follower`]).
+pub(crate) fn log_reloaded(r: &Reloaded) {
     tracing::info!(
         "catalog reloaded: {} documents, newest {}, generation {}, took {:?} ({} machines re-evaluated)",
         r.documents,

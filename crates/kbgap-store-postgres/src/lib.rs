@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod catalog;
+mod changes;
 mod error;
 mod history;
 mod machines;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kbgap_core::{Device, Document, DocumentInfo, MachineId};
+use kbgap_store::changes::{ChangeFeed, MachineChanges, MachineCommit, Skip};
 use kbgap_store::tokens::{IssuedToken, Revocations, RevokeOutcome};
 use kbgap_store::{ImportOutcome, Store, StoreError, StoredMachine, redact_url};
 use sqlx::PgPool;
@@ -40,6 +42,8 @@ const POOL_SIZE: u32 = 8;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// How the pool connects; the notification listener connects the same way.
+    options: PgConnectOptions,
     /// The URL with its password hidden, for `describe` and `Debug`.
     shown: String,
 }
@@ -61,19 +65,27 @@ impl PgStore {
         let fail = |what: &str, message: String| {
             StoreError::Backend(scrub(format!("{what} {shown}: {message}"), url))
         };
-        let options =
+        let mut options =
             PgConnectOptions::from_str(url).map_err(|e| fail("parsing", e.to_string()))?;
+        if options.get_application_name().is_none() {
+            // Names the server in pg_stat_activity, where replicas' connections are told apart.
+            options = options.application_name(&format!("kbgap pid={}", std::process::id()));
+        }
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| fail("connecting to", e.to_string()))?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| fail("migrating", e.to_string()))?;
-        Ok(Self { pool, shown })
+        Ok(Self {
+            pool,
+            options,
+            shown,
+        })
     }
 
     /// Closes every connection.
@@ -141,7 +153,39 @@ impl Store for PgStore {
         devices: Vec<Device>,
         now: DateTime<Utc>,
     ) -> Result<Vec<StoredMachine>, StoreError> {
+        Ok(machines::upsert(&self.pool, devices, now).await?.machines)
+    }
+
+    #[tracing::instrument(skip_all, fields(machines = devices.len()))]
+    async fn upsert_machines_tracked(
+        &self,
+        devices: Vec<Device>,
+        now: DateTime<Utc>,
+    ) -> Result<MachineCommit, StoreError> {
         machines::upsert(&self.pool, devices, now).await
+    }
+
+    async fn machine_seq(&self) -> Result<i64, StoreError> {
+        changes::seq(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all, fields(since))]
+    async fn machine_changes(
+        &self,
+        since: i64,
+        skip: Option<Skip>,
+    ) -> Result<MachineChanges, StoreError> {
+        changes::since(&self.pool, since, skip).await
+    }
+
+    /// LISTEN on a connection of its own, reconnecting by itself (see `changes.rs`).
+    async fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
+        let feed = changes::PgFeed::open(&self.options).await?;
+        Ok(Some(Box::new(feed)))
+    }
+
+    async fn shared_signing_key(&self, offer: &str) -> Result<String, StoreError> {
+        changes::shared_signing_key(&self.pool, offer).await
     }
 
     #[tracing::instrument(skip_all)]

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use kbgap_core::{Device, MachineId};
+use kbgap_store::changes::{MachineCommit, TOMBSTONE_RETENTION};
 use kbgap_store::lifecycle;
 use kbgap_store::machines::{self, ExistingMachine, Lookup, MachineRow};
 use kbgap_store::{StoreError, StoredMachine, codec};
@@ -18,9 +19,9 @@ const MACHINES_LOCK: i64 = 0x6b_62_67_61_70;
 /// arrays for very large batches.
 const ROWS_PER_STATEMENT: usize = 2000;
 
-const COLUMNS: &str = "id, device::text AS device, first_seen, last_seen";
+pub(crate) const COLUMNS: &str = "id, device::text AS device, first_seen, last_seen";
 
-fn machine_from_row(row: &PgRow) -> Result<StoredMachine, StoreError> {
+pub(crate) fn machine_from_row(row: &PgRow) -> Result<StoredMachine, StoreError> {
     let raw_id: String = row.try_get("id").map_err(|e| db("reading a machine", e))?;
     let what = format!("machine {raw_id}");
     let id = machines::stored_id(&raw_id)?;
@@ -36,20 +37,24 @@ fn machine_from_row(row: &PgRow) -> Result<StoredMachine, StoreError> {
 }
 
 /// Stores a batch of reports in one transaction (see
-/// [`kbgap_store::machines::plan_upsert`] for the identity rules).
+/// [`kbgap_store::machines::plan_upsert`] for the identity rules), and says which change
+/// number it took (see `migrations/0007_machine_changes.sql`).
 pub(crate) async fn upsert(
     pool: &PgPool,
     devices: Vec<Device>,
     now: DateTime<Utc>,
-) -> Result<Vec<StoredMachine>, StoreError> {
+) -> Result<MachineCommit, StoreError> {
     let context = "storing machines";
+    if devices.is_empty() {
+        let seq = crate::changes::seq(pool).await?;
+        return Ok(MachineCommit {
+            machines: Vec::new(),
+            before: seq,
+            seq,
+        });
+    }
     let keys = machines::lookup_keys(&devices);
-    let mut tx = pool.begin().await.map_err(|e| db(context, e))?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(MACHINES_LOCK)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| db(context, e))?;
+    let mut tx = locked(pool, context).await?;
     let rows = sqlx::query(
         "SELECT id, computer_dns_name_lower, first_seen FROM machines WHERE id = ANY($1)
          UNION
@@ -86,8 +91,14 @@ pub(crate) async fn upsert(
     for chunk in plan.rows.chunks(ROWS_PER_STATEMENT) {
         write_rows(&mut tx, chunk, machines::store_time(now)).await?;
     }
+    let seq = this_seq(&mut tx, context).await?;
     tx.commit().await.map_err(|e| db(context, e))?;
-    Ok(plan.stored)
+    Ok(MachineCommit {
+        machines: plan.stored,
+        // One number per transaction, taken in turn: the one before is this one's predecessor.
+        before: seq - 1,
+        seq,
+    })
 }
 
 /// One multi-row upsert from parallel arrays, in the plan's order. `first_seen` is only
@@ -179,19 +190,23 @@ pub(crate) async fn count(pool: &PgPool) -> Result<u64, StoreError> {
 
 /// Deletes one machine.
 pub(crate) async fn delete(pool: &PgPool, id: &MachineId) -> Result<(), StoreError> {
+    let context = format!("deleting machine {id}");
+    let mut tx = locked(pool, &context).await?;
     let done = sqlx::query("DELETE FROM machines WHERE id = $1")
         .bind(id.as_str())
-        .execute(pool)
+        .execute(&mut *tx)
         .await
-        .map_err(|e| db(&format!("deleting machine {id}"), e))?;
+        .map_err(|e| db(&context, e))?;
     if done.rows_affected() == 0 {
+        tx.rollback().await.map_err(|e| db(&context, e))?;
         return Err(StoreError::NotFound(format!("machine {id}")));
     }
-    Ok(())
+    tx.commit().await.map_err(|e| db(&context, e))
 }
 
-/// Starts a transaction holding the machines lock: a delete must not interleave with an upsert
-/// that has read a machine and is about to write it back.
+/// Starts a transaction holding the machines lock and this transaction's change number: a
+/// delete must not interleave with an upsert that has read a machine and is about to write it
+/// back, and every writer takes the lock, then the change counter, then rows, in that order.
 async fn locked(
     pool: &PgPool,
     context: &str,
@@ -202,7 +217,19 @@ async fn locked(
         .execute(&mut *tx)
         .await
         .map_err(|e| db(context, e))?;
+    this_seq(&mut tx, context).await?;
     Ok(tx)
+}
+
+/// The change number of this transaction (taken on first use).
+async fn this_seq(
+    tx: &mut Transaction<'static, Postgres>,
+    context: &str,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT kbgap_machine_seq()")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| db(context, e))
 }
 
 /// Deletes these machines in one transaction, or none of them (see
@@ -244,9 +271,28 @@ pub(crate) async fn purge(
             .await
             .map_err(|e| db(context, e))?;
     let mut ids = parse_ids(&rows)?;
+    prune_tombstones(&mut tx).await?;
     tx.commit().await.map_err(|e| db(context, e))?;
     ids.sort_unstable();
     Ok(ids)
+}
+
+/// Drops tombstones older than [`TOMBSTONE_RETENTION`], recording the newest number dropped so
+/// a reader that far behind reloads everything instead.
+async fn prune_tombstones(tx: &mut Transaction<'static, Postgres>) -> Result<(), StoreError> {
+    sqlx::query(
+        "WITH gone AS (
+           DELETE FROM machine_deletions WHERE deleted_at < now() - $1 * interval '1 second'
+           RETURNING seq)
+         UPDATE machine_changes
+           SET pruned_through = GREATEST(pruned_through, (SELECT COALESCE(max(seq), 0) FROM gone))
+           WHERE singleton",
+    )
+    .bind(TOMBSTONE_RETENTION.num_seconds() as f64)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| db("pruning tombstones of deleted machines", e))?;
+    Ok(())
 }
 
 fn parse_ids(raw: &[String]) -> Result<Vec<MachineId>, StoreError> {

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod catalog;
+mod changes;
 mod error;
 mod history;
 mod machines;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kbgap_core::{Device, Document, DocumentInfo, MachineId};
+use kbgap_store::changes::{MachineChanges, MachineCommit, Skip};
 use kbgap_store::tokens::{IssuedToken, Revocations, RevokeOutcome};
 use kbgap_store::{ImportOutcome, Store, StoreError, StoredMachine};
 use sqlx::SqlitePool;
@@ -158,7 +160,33 @@ impl Store for SqliteStore {
         devices: Vec<Device>,
         now: DateTime<Utc>,
     ) -> Result<Vec<StoredMachine>, StoreError> {
+        Ok(machines::upsert(&self.pool, devices, now).await?.machines)
+    }
+
+    #[tracing::instrument(skip_all, fields(machines = devices.len()))]
+    async fn upsert_machines_tracked(
+        &self,
+        devices: Vec<Device>,
+        now: DateTime<Utc>,
+    ) -> Result<MachineCommit, StoreError> {
         machines::upsert(&self.pool, devices, now).await
+    }
+
+    async fn machine_seq(&self) -> Result<i64, StoreError> {
+        changes::seq(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all, fields(since))]
+    async fn machine_changes(
+        &self,
+        since: i64,
+        skip: Option<Skip>,
+    ) -> Result<MachineChanges, StoreError> {
+        changes::since(&self.pool, since, skip).await
+    }
+
+    async fn shared_signing_key(&self, offer: &str) -> Result<String, StoreError> {
+        changes::shared_signing_key(&self.pool, offer).await
     }
 
     #[tracing::instrument(skip_all)]

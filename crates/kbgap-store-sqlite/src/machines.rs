@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use kbgap_core::{Device, MachineId};
+use kbgap_store::changes::{MachineCommit, TOMBSTONE_RETENTION};
 use kbgap_store::lifecycle;
 use kbgap_store::machines::{self, ExistingMachine, Lookup, MachineRow};
 use kbgap_store::{StoreError, StoredMachine, codec};
@@ -21,23 +22,24 @@ pub(crate) fn parse_time(what: &str, s: &str) -> Result<DateTime<Utc>, StoreErro
         .map_err(|e| StoreError::corrupt(what, format!("timestamp {s:?}: {e}")))
 }
 
-const COLUMNS: &str = "id, device, first_seen, last_seen";
+pub(crate) const COLUMNS: &str = "id, device, first_seen, last_seen";
 
 const INSERT: &str = "INSERT INTO machines \
-    (id, computer_dns_name_lower, os_name, os_version, first_seen, last_seen, device)";
+    (id, computer_dns_name_lower, os_name, os_version, first_seen, last_seen, device, updated_seq)";
 /// Rows written by one INSERT statement.
 const ROWS_PER_STATEMENT: usize = 2_000;
 /// A batch's rows from one JSON array (`?1`: `[[id, name, os name, os version, first seen,
-/// device], …]`), in array order; the `WHERE` is SQLite's rule for an upsert after a SELECT.
+/// device], …]`), in array order, all stamped with change number `?3`; the `WHERE` is SQLite's
+/// rule for an upsert after a SELECT.
 const BATCH_ROWS: &str = "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
-    value ->> 4, ?2, value ->> 5 FROM json_each(?1) WHERE true";
+    value ->> 4, ?2, value ->> 5, ?3 FROM json_each(?1) WHERE true";
 /// `first_seen` is only written on insert: an existing machine keeps its own.
 const UPSERT: &str = "ON CONFLICT (id) DO UPDATE SET \
     computer_dns_name_lower = excluded.computer_dns_name_lower, \
     os_name = excluded.os_name, os_version = excluded.os_version, \
-    last_seen = excluded.last_seen, device = excluded.device";
+    last_seen = excluded.last_seen, device = excluded.device, updated_seq = excluded.updated_seq";
 
-fn machine_from_row(row: &SqliteRow) -> Result<StoredMachine, StoreError> {
+pub(crate) fn machine_from_row(row: &SqliteRow) -> Result<StoredMachine, StoreError> {
     let raw_id: String = row.try_get("id").map_err(|e| db("reading a machine", e))?;
     let what = format!("machine {raw_id}");
     let get =
@@ -54,12 +56,14 @@ fn machine_from_row(row: &SqliteRow) -> Result<StoredMachine, StoreError> {
 }
 
 /// Stores a batch of reports in one write transaction (see
-/// [`kbgap_store::machines::plan_upsert`] for the identity rules).
+/// [`kbgap_store::machines::plan_upsert`] for the identity rules), and says where it falls in
+/// the change sequence: the batch's rows carry one change number, taken here rather than one a
+/// row by the triggers of `migrations/0007_machine_changes.sql`.
 pub(crate) async fn upsert(
     pool: &SqlitePool,
     devices: Vec<Device>,
     now: DateTime<Utc>,
-) -> Result<Vec<StoredMachine>, StoreError> {
+) -> Result<MachineCommit, StoreError> {
     let context = "storing machines";
     let keys = machines::lookup_keys(&devices);
     let json =
@@ -70,6 +74,14 @@ pub(crate) async fn upsert(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(|e| db(context, e))?;
+    let before = counter(&mut tx, context).await?;
+    if devices.is_empty() {
+        return Ok(MachineCommit {
+            machines: Vec::new(),
+            before,
+            seq: before,
+        });
+    }
     let rows = sqlx::query(
         "SELECT id, computer_dns_name_lower, first_seen FROM machines WHERE id IN (SELECT value FROM json_each(?1))
          UNION
@@ -106,9 +118,29 @@ pub(crate) async fn upsert(
             .map_err(|e| db(context, e))?;
     }
     let last_seen = format_time(machines::store_time(now));
-    write_rows(&mut tx, &plan.rows, &last_seen).await?;
+    let stamp: i64 = sqlx::query_scalar("UPDATE machine_changes SET seq = seq + 1 RETURNING seq")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| db(context, e))?;
+    write_rows(&mut tx, &plan.rows, &last_seen, stamp).await?;
+    let seq = counter(&mut tx, context).await?;
     tx.commit().await.map_err(|e| db(context, e))?;
-    Ok(plan.stored)
+    Ok(MachineCommit {
+        machines: plan.stored,
+        before,
+        seq,
+    })
+}
+
+/// The change counter as this transaction sees it.
+async fn counter(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    context: &str,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT seq FROM machine_changes")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| db(context, e))
 }
 
 /// Inserts or updates planned rows. A few statements for the whole batch: each statement is a
@@ -118,6 +150,7 @@ async fn write_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     rows: &[MachineRow],
     last_seen: &str,
+    stamp: i64,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let first_seen: Vec<String> = (chunk.iter())
@@ -139,6 +172,7 @@ async fn write_rows(
         sqlx::query(&format!("{INSERT} {BATCH_ROWS} {UPSERT}"))
             .bind(&rows)
             .bind(last_seen)
+            .bind(stamp)
             .execute(&mut **tx)
             .await
             .map_err(|e| db("storing machines", e))?;
@@ -255,9 +289,39 @@ pub(crate) async fn purge(
         .await
         .map_err(|e| db(context, e))?;
     let mut ids = deleted_ids(rows)?;
+    prune_tombstones(&mut tx).await?;
     tx.commit().await.map_err(|e| db(context, e))?;
     ids.sort_unstable();
     Ok(ids)
+}
+
+/// Drops tombstones older than [`TOMBSTONE_RETENTION`], recording the newest number dropped so
+/// a reader that far behind reloads everything instead.
+async fn prune_tombstones(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<(), StoreError> {
+    let context = "pruning tombstones of deleted machines";
+    let age = format!("-{} seconds", TOMBSTONE_RETENTION.num_seconds());
+    let newest: Option<i64> = sqlx::query_scalar(
+        "SELECT max(seq) FROM machine_deletions
+         WHERE deleted_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)",
+    )
+    .bind(&age)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| db(context, e))?;
+    let Some(newest) = newest else {
+        return Ok(());
+    };
+    sqlx::query("DELETE FROM machine_deletions WHERE seq <= ?1")
+        .bind(newest)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| db(context, e))?;
+    sqlx::query("UPDATE machine_changes SET pruned_through = max(pruned_through, ?1)")
+        .bind(newest)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| db(context, e))?;
+    Ok(())
 }
 
 fn deleted_ids(rows: Vec<SqliteRow>) -> Result<Vec<MachineId>, StoreError> {

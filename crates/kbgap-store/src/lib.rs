@@ -13,6 +13,7 @@
 //! backend, and [`testing::synth`] makes realistic synthetic documents and devices for benches.
 #![warn(missing_docs)]
 
+pub mod changes;
 pub mod codec;
 mod error;
 pub mod history;

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use kbgap_core::{Device, Document, DocumentInfo, Kev, MachineId};
 
+use crate::changes::{ChangeFeed, MachineChanges, MachineCommit, Skip};
 use crate::kev::KevOutcome;
 use crate::tokens::{IssuedToken, Revocations, RevokeOutcome};
 use crate::{FleetSnapshot, ImportOutcome, StoreError, StoredMachine};
@@ -85,6 +86,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes, in one transaction, every machine last seen strictly before `not_seen_since`,
     /// and gives back their ids, ordered. With [`crate::lifecycle::inactive_before`] as the
     /// cut-off it deletes exactly the machines [`crate::lifecycle::activity`] calls inactive.
+    /// It also prunes the tombstones of deletions older than
+    /// [`crate::changes::TOMBSTONE_RETENTION`].
     async fn purge_machines(
         &self,
         not_seen_since: DateTime<Utc>,
@@ -117,6 +120,39 @@ pub trait Store: Send + Sync + 'static {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<FleetSnapshot>, StoreError>;
+
+    // ----- following other servers' writes (`changes.rs`) -----
+
+    /// [`Store::upsert_machines`], also saying where the commit falls in the machine change
+    /// sequence, so a server applies its own writes without reading them back.
+    async fn upsert_machines_tracked(
+        &self,
+        devices: Vec<Device>,
+        now: DateTime<Utc>,
+    ) -> Result<MachineCommit, StoreError>;
+
+    /// The machine change counter: bumped by every committed write to machines (see
+    /// [`crate::changes`]). One cheap read, for polling.
+    async fn machine_seq(&self) -> Result<i64, StoreError>;
+
+    /// What changed in the machines after change number `since`, read in one snapshot, leaving
+    /// out the numbers in `skip` (a commit the caller made and holds). See [`MachineChanges`].
+    async fn machine_changes(
+        &self,
+        since: i64,
+        skip: Option<Skip>,
+    ) -> Result<MachineChanges, StoreError>;
+
+    /// Notifications of machine and catalog changes, where the database pushes them
+    /// (PostgreSQL); `None` where changes are only seen by polling (SQLite).
+    async fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
+        Ok(None)
+    }
+
+    /// Stores `offer` (a PKCS#8 PEM key) as the token signing key every server on this store
+    /// shares, unless one is stored already, and gives back the stored one: of several servers
+    /// starting at once, the first writer wins and all use its key.
+    async fn shared_signing_key(&self, offer: &str) -> Result<String, StoreError>;
 
     // ----- catalog sync -----
 

@@ -38,6 +38,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "KBGAP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Sign and verify kbgap's own tokens with this PKCS#8 PEM P-256 key (`serve` and `token`).
+    /// Default: on PostgreSQL, the key every server on the database shares (stored in it by the
+    /// first that needed one); on SQLite, `jwt-signing-key.pem` in the data dir.
+    #[arg(long, global = true, env = "KBGAP_SIGNING_KEY", value_name = "PEM")]
+    pub signing_key: Option<PathBuf>,
+
     /// Less output: no progress bars and no warnings, only errors and the answer itself.
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -279,8 +285,10 @@ pub struct ServeArgs {
     #[arg(long, env = "KBGAP_MAX_CONNECTIONS", default_value_t = 512, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
-    /// Seconds between checks of the stored catalog's generation: a `catalog import` or `sync`
-    /// by another process is loaded and swapped in without a restart.
+    /// Seconds between checks of the store for changes made by other processes: a `catalog
+    /// import` or `sync` is loaded and swapped in, and machines written by `machines import`,
+    /// `delete`, `purge` or another server are applied, without a restart. On PostgreSQL both
+    /// also arrive at once by LISTEN/NOTIFY; this poll is then the fallback.
     #[arg(long, env = "KBGAP_CATALOG_POLL", default_value_t = 10, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub catalog_poll: u64,

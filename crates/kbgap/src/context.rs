@@ -19,6 +19,8 @@ pub struct Context {
     pub data_dir: PathBuf,
     /// Where the store lives.
     pub store_url: StoreUrl,
+    /// `--signing-key`: the token signing key file, when one is configured.
+    pub signing_key: Option<PathBuf>,
     /// No progress bars.
     pub quiet: bool,
 }
@@ -43,6 +45,7 @@ impl Context {
         Ok(Self {
             data_dir,
             store_url,
+            signing_key: cli.signing_key.clone(),
             quiet: cli.quiet,
         })
     }

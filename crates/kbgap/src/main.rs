@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod context;
 mod output;
+mod signing;
 
 use std::process::ExitCode;
 

@@ -112,10 +112,7 @@ impl LocalIssuer {
             Err(e) => return Err(io_err(e)),
         }
         create_private_dir(data_dir).map_err(io_err)?;
-        let rng = SystemRandom::new();
-        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| AuthError::Signing("generating a P-256 key failed".into()))?;
-        let pem = to_pem(doc.as_ref());
+        let pem = Self::generate_pem()?;
         let tmp = data_dir.join(format!(
             ".{LOCAL_KEY_FILE}.{:016x}.tmp",
             rand::random::<u64>()
@@ -134,6 +131,15 @@ impl LocalIssuer {
             }
             Err(e) => Err(io_err(e)),
         }
+    }
+
+    /// A new P-256 private key as PKCS#8 PEM, written nowhere (for a key kept elsewhere, such
+    /// as the one servers on one database share through it).
+    pub fn generate_pem() -> Result<String, AuthError> {
+        let rng = SystemRandom::new();
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| AuthError::Signing("generating a P-256 key failed".into()))?;
+        Ok(to_pem(doc.as_ref()))
     }
 
     /// An issuer from a PKCS#8 PEM P-256 private key (`key_path` is only reported).

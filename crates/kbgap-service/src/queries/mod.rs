@@ -5,11 +5,11 @@
 //! share one evaluation), so their cost follows the number of distinct states; only filters
 //! that look at single machines (last seen) walk the machines, and then only to count them.
 
+pub mod counts;
 mod deploy;
 mod detail;
 mod health;
 mod machines;
-pub mod counts;
 mod posture;
 mod scope;
 mod software;

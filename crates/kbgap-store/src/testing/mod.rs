@@ -1,6 +1,7 @@
 //! Shared test support (the `testing` feature): one contract story for every backend, and
 //! synthetic data of realistic size for benches.
 
+mod changes;
 mod history;
 mod lifecycle;
 mod story;

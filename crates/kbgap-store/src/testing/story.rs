@@ -26,6 +26,7 @@ pub async fn store_story(store: Arc<dyn Store>) {
     super::lifecycle::lifecycle_story(s).await;
     super::history::tags_story(s).await;
     super::history::history_story(s).await;
+    super::changes::changes_story(s).await;
 }
 
 /// The KEV catalog: none at first; the newest release stays; a replacement bumps the generation.

@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use kbgap_server::auth::{AuthConfig, Authenticator, LocalIssuer, OidcIssuer};
+use kbgap_server::auth::{AuthConfig, Authenticator, OidcIssuer};
 use kbgap_server::ratelimit::{EndpointClass, Quota, RateLimitConfig};
 use kbgap_server::state::AppState;
 use kbgap_server::tls::{DEFAULT_RELOAD_INTERVAL, ReloadingCert, TlsFiles};
 use kbgap_server::{ConnectionLimits, FleetService, api_routes};
 
 use kbgap_service::reload::Reloader;
+use kbgap_service::replica::Follower;
 use kbgap_service::sync::SyncSources;
 use kbgap_service::webhook::{Webhook, WebhookConfig};
 
@@ -26,8 +27,7 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     if let Some(w) = staleness_warning(&catalog) {
         tracing::warn!("{w}");
     }
-    let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
-        .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
+    let issuer = crate::signing::local_issuer(ctx, Some(&store)).await?;
     let mut auth = AuthConfig {
         local: Some(Arc::new(issuer)),
         extra_audiences: args.oidc_audience.clone(),
@@ -133,8 +133,8 @@ fn token_hint(ctx: &Context) -> String {
 /// What the start line's token hint grants: every endpoint's role.
 const TOKEN_HINT_ROLES: &str = "Machine.ReadWrite.All,Software.Read.All,Vulnerability.Read.All";
 
-/// The background work: following other processes' catalog changes, the scheduled sync, and
-/// the daily fleet snapshot.
+/// The background work: following other processes' catalog and machine changes, the
+/// scheduled sync, and the daily fleet snapshot.
 fn spawn_lifecycle(
     ctx: &Context,
     args: &ServeArgs,
@@ -147,7 +147,8 @@ fn spawn_lifecycle(
         fleet.set_webhook(webhook.clone());
         reloader = reloader.with_webhook(webhook);
     }
-    tokio::spawn(reloader.run(Duration::from_secs(args.catalog_poll)));
+    let follower = Follower::new(Arc::clone(fleet), reloader);
+    tokio::spawn(follower.run(Duration::from_secs(args.catalog_poll)));
     // Today's fleet counts now, then at every UTC midnight: the dashboard's posture trend.
     tokio::spawn(kbgap_service::history::run_daily(Arc::clone(fleet)));
     match args.sync_interval.0 {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
-use kbgap_server::auth::{INVENTORY_SUBMIT, LocalIssuer, Permission, lifetime, perm};
+use kbgap_server::auth::{INVENTORY_SUBMIT, Permission, lifetime, perm};
 use kbgap_store::tokens::IssuedToken;
 
 use crate::cli::{IssueArgs, TokenArgs, TokenCommand};
@@ -107,8 +107,7 @@ async fn issue(ctx: &Context, args: &IssueArgs) -> Result<()> {
         );
     }
     let ttl = lifetime(&roles, args.ttl)?;
-    let issuer = LocalIssuer::load_or_create(&ctx.data_dir)
-        .with_context(|| format!("loading the signing key in {}", ctx.data_dir.display()))?;
+    let issuer = crate::signing::local_issuer(ctx, None).await?;
     let signed = issuer.issue_app(
         &roles,
         args.machine.as_deref(),

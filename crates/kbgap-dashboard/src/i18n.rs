@@ -177,8 +177,11 @@ fn flatten(
     Ok(())
 }
 
+/// One language's messages, by key.
+pub type Messages = BTreeMap<String, String>;
+
 /// The messages of every language, for the completeness test.
-pub fn all_messages() -> Vec<(Lang, Result<BTreeMap<String, String>, String>)> {
+pub fn all_messages() -> Vec<(Lang, Result<Messages, String>)> {
     FILES
         .iter()
         .map(|&(l, text)| (l, parse_messages(text)))
@@ -219,7 +222,7 @@ impl Tr {
         let digits = n.to_string();
         let mut out = String::with_capacity(digits.len() + digits.len() / 3);
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(sep);
             }
             out.push(c);

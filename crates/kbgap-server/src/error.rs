@@ -255,6 +255,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<kbgap_service::ServiceError> for ApiError {
+    /// Invalid input is the client's 400; anything else is our 500.
+    fn from(e: kbgap_service::ServiceError) -> Self {
+        match e {
+            kbgap_service::ServiceError::Invalid(msg) => ApiError::invalid_input(msg),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<kbgap_service::intake::IntakeError> for ApiError {
+    /// A report kbgap cannot read is the client's 400, naming the input.
+    fn from(e: kbgap_service::intake::IntakeError) -> Self {
+        ApiError::invalid_input(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,22 +299,5 @@ mod tests {
         assert_eq!(e.message, INTERNAL_MESSAGE);
         assert_eq!(e.detail(), Some("database is locked at /var/lib/kbgap"));
         assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
-    }
-}
-
-impl From<kbgap_service::ServiceError> for ApiError {
-    /// Invalid input is the client's 400; anything else is our 500.
-    fn from(e: kbgap_service::ServiceError) -> Self {
-        match e {
-            kbgap_service::ServiceError::Invalid(msg) => ApiError::invalid_input(msg),
-            other => ApiError::internal(other),
-        }
-    }
-}
-
-impl From<kbgap_service::intake::IntakeError> for ApiError {
-    /// A report kbgap cannot read is the client's 400, naming the input.
-    fn from(e: kbgap_service::intake::IntakeError) -> Self {
-        ApiError::invalid_input(e.to_string())
     }
 }

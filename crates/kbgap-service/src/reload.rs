@@ -126,11 +126,7 @@ impl Reloader {
             catalog.newest_document().map(|d| d.id.clone()),
         );
         let before = match &self.webhook {
-            Some(_) => Some(
-                self.fleet
-                    .with_view(|v, cat| events::missing_kbs(v, cat))
-                    .await,
-            ),
+            Some(_) => Some(self.fleet.with_view(events::missing_kbs).await),
             None => None,
         };
         let machines = (self.fleet.swap_catalog(catalog, generation).await)

@@ -34,7 +34,7 @@ use crate::{FleetService, ServiceError};
 #[derive(Debug)]
 enum Change {
     Removed(String),
-    Stored(StoredMachine),
+    Stored(Box<StoredMachine>),
 }
 
 /// What a catch-up applied.
@@ -66,7 +66,13 @@ impl FleetService {
             // A catch-up already read this commit back.
             return Ok(commit.machines);
         }
-        let own = || commit.machines.iter().cloned().map(Change::Stored);
+        let own = || {
+            commit
+                .machines
+                .iter()
+                .cloned()
+                .map(|m| Change::Stored(Box::new(m)))
+        };
         let (changes, through, full) = if at == commit.before {
             (own().map(|c| (commit.seq, c)).collect(), commit.seq, false)
         } else {
@@ -159,7 +165,11 @@ fn ordered(
 ) -> Vec<(i64, Change)> {
     let mut all: Vec<(i64, Change)> = (deleted.into_iter())
         .map(|(n, id)| (n, Change::Removed(id.as_str().to_ascii_lowercase())))
-        .chain(changed.into_iter().map(|(n, m)| (n, Change::Stored(m))))
+        .chain(
+            changed
+                .into_iter()
+                .map(|(n, m)| (n, Change::Stored(Box::new(m)))),
+        )
         .collect();
     all.sort_by_key(|(n, c)| (*n, matches!(c, Change::Stored(_))));
     all
@@ -181,10 +191,10 @@ fn apply_one(
         }
         Change::Stored(m) => {
             let key = m.id.as_str().to_ascii_lowercase();
-            if view.machines.get(&key) == Some(&m) {
+            if view.machines.get(&key) == Some(&*m) {
                 return (false, false);
             }
-            view.insert(cat, m, now);
+            view.insert(cat, *m, now);
             (true, false)
         }
     }

@@ -347,7 +347,7 @@ mod tests {
             text.push_str(&format!("{long} = {}\n", sample(*takes)));
         }
         let out = run(&text, &["serve"], &[]).unwrap();
-        for (long, _) in keyed(&root).map(|(l, a)| (l, a)).chain(keyed(serve_cmd)) {
+        for (long, _) in keyed(&root).chain(keyed(serve_cmd)) {
             assert!(
                 out.contains(&format!("--{long}")),
                 "--{long} not set by its key: {out:?}"

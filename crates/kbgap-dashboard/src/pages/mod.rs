@@ -152,6 +152,8 @@ impl Ctx {
 
     /// Refuses the page unless the user holds what `P`'s API call requires (the same message
     /// the API gives, on a page).
+    // The refusal is the page to send, built once, on the rare path: not worth a box.
+    #[allow(clippy::result_large_err)]
     pub fn require<P: Permission>(&self) -> Result<(), Response> {
         if self.holds::<P>() {
             return Ok(());

@@ -143,7 +143,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
     let bucket_keys: [&'static str; 7] = ["b0", "b1", "b2", "b3", "b4", "b5", "bu"];
     for (k, (name, _)) in bucket_keys.iter().zip(&series) {
         cols.push(crate::table::Column {
-            key: *k,
+            key: k,
             label: name.clone(),
             numeric: true,
         });

@@ -170,7 +170,10 @@ fn exploited_open(cat: &Catalog, evaluation: &Evaluation) -> BTreeSet<VulnIx> {
 
 /// The groups of the machines a batch of reports is about, taken before the view applies them.
 /// The evaluation is kept (an `Arc`), not recomputed: only machines that changed group read it.
-pub struct Before(Vec<(String, Option<(GroupIx, Arc<Evaluation>)>)>);
+pub struct Before(Vec<(String, Option<GroupBefore>)>);
+
+/// A machine's group and that group's evaluation, as they were before a report.
+type GroupBefore = (GroupIx, Arc<Evaluation>);
 
 /// Notes each machine's group before an ingest updates the view (`ids`: lowercase ids).
 pub fn before_ingest<'a>(view: &FleetView, ids: impl IntoIterator<Item = &'a str>) -> Before {

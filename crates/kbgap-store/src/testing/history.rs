@@ -40,7 +40,7 @@ pub(super) async fn history_story(s: &dyn Store) {
     assert!(s.put_fleet_snapshot(&first).await.unwrap());
     assert_eq!(
         s.fleet_snapshots(day(2), day(2)).await.unwrap(),
-        [first.clone()]
+        std::slice::from_ref(&first)
     );
 
     // The same day again, recorded later: replaced (idempotent per day, latest wins).
@@ -55,7 +55,7 @@ pub(super) async fn history_story(s: &dyn Store) {
     assert!(!s.put_fleet_snapshot(&stale).await.unwrap());
     assert_eq!(
         s.fleet_snapshots(day(1), day(3)).await.unwrap(),
-        [later.clone()]
+        std::slice::from_ref(&later)
     );
 
     // Other days, stored out of order, come back oldest first; both ends are included.

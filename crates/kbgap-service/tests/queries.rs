@@ -35,14 +35,26 @@ fn devices() -> Vec<Device> {
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .collect();
     files.sort();
-    (files.iter())
+    let mut out: Vec<Device> = (files.iter())
         .filter_map(|p| {
             match kbgap_inventory::read(&std::fs::read(p).unwrap(), "t", Format::Auto) {
                 Ok(Inventory::Device(d)) => Some(d),
                 _ => None,
             }
         })
-        .collect()
+        .collect();
+    // Every third machine carries a site tag, spelt two ways (tags match without case).
+    for (i, d) in out.iter_mut().enumerate() {
+        if i % 3 == 0 {
+            let tag = if i % 2 == 0 {
+                "site:Berlin"
+            } else {
+                "SITE:berlin"
+            };
+            d.machine_tags = vec![tag.to_owned()];
+        }
+    }
+    out
 }
 
 async fn fleet() -> (tempfile::TempDir, Arc<FleetService>) {
@@ -168,6 +180,39 @@ async fn fleet_queries_agree_with_each_machines_evaluation() {
     };
     assert!(deploy_first(&cat, &view, &recent, later).is_empty());
     assert_eq!(deploy_first(&cat, &view, &recent, now), rows);
+
+    // The tag filter counts exactly the tagged machines that miss each KB.
+    let tagged: BTreeSet<String> = (view.machines.values())
+        .filter(|m| !m.device.machine_tags.is_empty())
+        .map(|m| m.id.to_string())
+        .collect();
+    assert!(tagged.len() >= 5 && tagged.len() < view.len());
+    let by_tag = DeployFilter {
+        scope: Scope {
+            tag: Some(" Site:Berlin ".into()),
+            ..Scope::default()
+        },
+        ..DeployFilter::default()
+    };
+    let tag_rows: BTreeMap<String, u64> = (deploy_first(&cat, &view, &by_tag, now).iter())
+        .map(|r| (r.kb.clone(), r.machines))
+        .collect();
+    let tag_expected: BTreeMap<String, u64> = (per_kb.iter())
+        .map(|(k, v)| (k.clone(), v.intersection(&tagged).count() as u64))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        tag_rows, tag_expected,
+        "the tag filter narrows to tagged machines"
+    );
+    let nobody = DeployFilter {
+        scope: Scope {
+            tag: Some("site:Paris".into()),
+            ..Scope::default()
+        },
+        ..DeployFilter::default()
+    };
+    assert!(deploy_first(&cat, &view, &nobody, now).is_empty());
 
     // Machine rows.
     let all = machine_rows(&cat, &view, &MachineFilter::default(), now);

@@ -18,11 +18,16 @@ pub fn scope(ctx: &Ctx) -> Scope {
     Scope {
         os_version: ctx.param("os").map(str::to_owned),
         seen_within_days: ctx.number("seen"),
+        tag: ctx.param("tag").map(str::to_owned),
     }
 }
 
-/// The scope's filter fields (`os` choices from the fleet).
-pub fn scope_fields(ctx: &Ctx, os_choices: &BTreeSet<String>) -> Vec<Field> {
+/// The scope's filter fields (`os` and `tag` choices from the fleet).
+pub fn scope_fields(
+    ctx: &Ctx,
+    os_choices: &BTreeSet<String>,
+    tag_choices: &BTreeSet<String>,
+) -> Vec<Field> {
     let tr = ctx.tr();
     vec![
         select(
@@ -39,6 +44,12 @@ pub fn scope_fields(ctx: &Ctx, os_choices: &BTreeSet<String>) -> Vec<Field> {
             checked: false,
             options: Vec::new(),
         },
+        select(
+            ctx,
+            "tag",
+            tr.t("filter.tag"),
+            tag_choices.iter().map(|t| (t.clone(), t.clone())).collect(),
+        ),
     ]
 }
 
@@ -110,7 +121,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
     ctx.require::<perm::SoftwareMissingKbs>()?;
     let filter = deploy_filter(&ctx);
     let now = chrono::Utc::now();
-    let (rows, families, oses) = ctx
+    let (rows, families, oses, tags) = ctx
         .fleet
         .view(move |view, cat| {
             let c = choices(cat, view);
@@ -118,6 +129,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
                 deploy_first(cat, view, &filter, now),
                 c.families,
                 c.os_versions,
+                c.tags,
             )
         })
         .await
@@ -131,7 +143,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         tr.t("filter.family"),
         families.into_iter().map(|f| (f.clone(), f)).collect(),
     )];
-    fields.extend(scope_fields(&ctx, &oses));
+    fields.extend(scope_fields(&ctx, &oses, &tags));
     fields.push(select(
         &ctx,
         "severity",

@@ -22,11 +22,11 @@ pub async fn list(ctx: Ctx) -> Result<Response, Response> {
         exploited_only: ctx.flag("exploited"),
     };
     let now = chrono::Utc::now();
-    let (rows, oses, total) = ctx
+    let (rows, picks, total) = ctx
         .fleet
         .view(move |view, cat| {
-            let oses = choices(cat, view).os_versions;
-            (machine_rows(cat, view, &filter, now), oses, view.len())
+            let c = choices(cat, view);
+            (machine_rows(cat, view, &filter, now), c, view.len())
         })
         .await
         .map_err(|e| ctx.failed(e))?;
@@ -39,7 +39,7 @@ pub async fn list(ctx: Ctx) -> Result<Response, Response> {
         checked: false,
         options: Vec::new(),
     }];
-    fields.extend(scope_fields(&ctx, &oses));
+    fields.extend(scope_fields(&ctx, &picks.os_versions, &picks.tags));
     fields.push(select(
         &ctx,
         "exposure",

@@ -3,6 +3,7 @@
 use axum::response::Response;
 use kbgap_server::auth::perm;
 use kbgap_service::queries::{OsPosture, choices, posture};
+use kbgap_store::FleetSnapshot;
 use serde_json::json;
 
 use super::Ctx;
@@ -54,14 +55,19 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
     ctx.require::<perm::MachinesRead>()?;
     let scope = scope(&ctx);
     let now = chrono::Utc::now();
-    let (p, oses) = ctx
+    let (p, picks) = ctx
         .fleet
-        .view(move |view, cat| {
-            let oses = choices(cat, view).os_versions;
-            (posture(cat, view, &scope, now), oses)
-        })
+        .view(move |view, cat| (posture(cat, view, &scope, now), choices(cat, view)))
         .await
         .map_err(|e| ctx.failed(e))?;
+    // The trend is a chart over stored days; a store error leaves it out, not the page.
+    let history = match kbgap_service::history::trend(&ctx.fleet, TREND_DAYS).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("reading the fleet's daily snapshots failed: {e}");
+            Vec::new()
+        }
+    };
     let tr = ctx.tr();
     let share = p.missing_exploited as f64 / p.assessed.max(1) as f64;
     let current: u64 = p.per_os.iter().map(|o| o.current).sum();
@@ -124,6 +130,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
             )
         })
         .collect();
+    let (trend_chart, trend_table) = trend(tr, &history);
     let charts = vec![
         (
             tr.t("posture.chart_behind"),
@@ -133,6 +140,7 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
             tr.t("posture.chart_exposure"),
             svg::bars(&tr.t("posture.chart_exposure"), &exposure_items),
         ),
+        (tr.t("posture.chart_trend"), trend_chart),
     ];
     let mut cols = vec![
         col(tr, "os", false),
@@ -191,9 +199,62 @@ pub async fn page(ctx: Ctx) -> Result<Response, Response> {
         lead: Some(tr.t("posture.lead")),
         notices,
         facts,
-        filters: Some(filters(&ctx, scope_fields(&ctx, &oses))),
+        filters: Some(filters(
+            &ctx,
+            scope_fields(&ctx, &picks.os_versions, &picks.tags),
+        )),
         charts,
         ..PageView::default()
     };
-    Ok(ctx.respond(page, vec![t, e], &["posture.empty", "posture.empty"]))
+    Ok(ctx.respond(
+        page,
+        vec![t, e, trend_table],
+        &["posture.empty", "posture.empty", "posture.no_trend"],
+    ))
+}
+
+/// Days of daily snapshots the trend shows.
+const TREND_DAYS: u32 = 90;
+
+/// The trend over the stored daily snapshots: active machines, on the newest cumulative
+/// update, missing an exploited fix — as a line chart and as a table (exportable).
+fn trend(tr: &Tr, history: &[FleetSnapshot]) -> (String, Table) {
+    let series = [
+        (tr.t("posture.active"), "mu"),
+        (tr.t("posture.on_newest"), "m0"),
+        (tr.t("posture.missing_exploited"), "e3"),
+    ];
+    let values = |h: &FleetSnapshot| vec![h.active, h.on_newest_update, h.missing_exploited];
+    let points: Vec<(String, Vec<u64>)> = (history.iter())
+        .map(|h| (tr.date_str(&h.day.to_string()), values(h)))
+        .collect();
+    let chart = svg::lines(&tr.t("posture.chart_trend"), &series, &points);
+    let mut t = Table::new(
+        "trend",
+        vec![
+            col(tr, "day", false),
+            col(tr, "active", true),
+            col(tr, "current", true),
+            col(tr, "missing_exploited", true),
+        ],
+    );
+    for h in history.iter().rev() {
+        t.rows.push(Row {
+            cells: vec![
+                Cell::text(tr.date_str(&h.day.to_string())),
+                count(tr, h.active),
+                count(tr, h.on_newest_update),
+                count(tr, h.missing_exploited),
+            ],
+            json: json!({
+                "day": h.day.to_string(),
+                "assessed": h.assessed,
+                "active": h.active,
+                "missingAny": h.missing_any,
+                "onNewestUpdate": h.on_newest_update,
+                "missingExploited": h.missing_exploited,
+            }),
+        });
+    }
+    (chart, t)
 }

@@ -16,12 +16,15 @@ pub struct Scope {
     pub os_version: Option<String>,
     /// Only machines seen within this many days of `now`.
     pub seen_within_days: Option<i64>,
+    /// Only machines carrying this tag (`machineTags`, matched as [`crate::tags::carries`]
+    /// matches: trimmed, without regard to case — as the API's `$filter` and the CLI's `--tag`).
+    pub tag: Option<String>,
 }
 
 impl Scope {
     /// Whether the scope looks at single machines (and so must walk them to count a group).
     pub fn per_machine(&self) -> bool {
-        self.seen_within_days.is_some()
+        self.seen_within_days.is_some() || self.tag.is_some()
     }
 
     /// Whether a group's state is in scope.
@@ -35,6 +38,7 @@ impl Scope {
     pub fn keeps_machine(&self, m: &StoredMachine, now: DateTime<Utc>) -> bool {
         self.seen_within_days
             .is_none_or(|days| m.last_seen >= now - Duration::days(days))
+            && (self.tag.as_deref()).is_none_or(|t| crate::tags::carries(&m.device.machine_tags, t))
     }
 
     /// Every group in scope with how many of its machines are: the group's own count unless a
@@ -54,7 +58,8 @@ impl Scope {
         }
         let mut counts: Vec<u64> = Vec::new();
         for (key, m) in &view.machines {
-            if !self.keeps_machine(m, now) {
+            // Inactive machines (Defender's 30 days) are in no count, as without a filter.
+            if !self.keeps_machine(m, now) || view.fleet.is_active(key) == Some(false) {
                 continue;
             }
             if let Some(g) = view.fleet.group_of(key) {
@@ -95,11 +100,22 @@ pub struct Choices {
     pub os_versions: std::collections::BTreeSet<String>,
     /// Product families ("Windows 10", ".NET Framework"), sorted.
     pub families: std::collections::BTreeSet<String>,
+    /// The machines' tags, sorted (as reported: the first spelling met of each, by case-blind
+    /// match, is the one offered).
+    pub tags: std::collections::BTreeSet<String>,
 }
 
-/// The filter choices of the fleet, from its groups.
+/// The filter choices of the fleet, from its groups (and, for tags, its machines).
 pub fn choices(cat: &Catalog, view: &FleetView) -> Choices {
     let mut out = Choices::default();
+    let mut seen_tags = std::collections::HashSet::new();
+    for m in view.machines.values() {
+        for t in &m.device.machine_tags {
+            if seen_tags.insert(t.trim().to_lowercase()) {
+                out.tags.insert(t.trim().to_owned());
+            }
+        }
+    }
     for g in view.fleet.counted_groups() {
         out.os_versions.insert(os_label(cat, &g.state));
         for m in &g.evaluation.missing {

@@ -90,7 +90,7 @@ async fn fleet_queries_agree_with_each_machines_evaluation() {
         assert_eq!(d.row.missing_kbs as usize, d.missing.len());
         for e in &d.missing {
             per_kb
-                .entry(e.id.clone())
+                .entry(format!("KB{}", e.id))
                 .or_default()
                 .insert(m.id.to_string());
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Server, token};
+use common::{Server, token_on};
 use serde_json::Value;
 
 /// January 2026's cumulative update for Windows 10 22H2, and February's.
@@ -159,8 +159,9 @@ async fn reload_story(db: Option<String>) {
     let t = january_only(db);
     let server = serve(&t);
     let base = server.base.clone();
-    let tok = token(
+    let tok = token_on(
         t.data(),
+        &t.db_args(),
         "Machine.ReadWrite.All,Machine.Read.All,Software.Read.All",
     );
     let client = reqwest::Client::new();
@@ -357,8 +358,9 @@ async fn the_scheduled_sync_fetches_new_documents_and_the_server_serves_them() {
         &kev,
     ];
     let server = Server::start_with(t.data(), &args);
-    let tok = token(
+    let tok = token_on(
         t.data(),
+        &t.db_args(),
         "Machine.ReadWrite.All,Machine.Read.All,Software.Read.All",
     );
     let client = reqwest::Client::new();

@@ -87,9 +87,16 @@ impl Drop for Server {
 
 /// A token from kbgap's own issuer in `data`, with `roles`.
 pub fn token(data: &Path, roles: &str) -> String {
+    token_on(data, &[], roles)
+}
+
+/// [`token`] on the store `db_args` name (`--db URL`): on PostgreSQL the signing key is the
+/// one shared through the store, not the data dir's.
+pub fn token_on(data: &Path, db_args: &[&str], roles: &str) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_kbgap"))
         .arg("--data-dir")
         .arg(data)
+        .args(db_args)
         .args(["token", "--roles", roles])
         .env_remove("KBGAP_DB")
         .output()

@@ -147,6 +147,28 @@ impl Browser {
         self.post("/url", json!({ "url": url })).await;
     }
 
+    /// Waits (up to 10 s) until the current URL contains `part`: a click that submits a form
+    /// returns before the next page has loaded.
+    pub async fn wait_url(&self, part: &str) -> String {
+        self.wait_url_where(|u| u.contains(part), part).await
+    }
+
+    /// Waits (up to 10 s) until the current URL satisfies `ok` (`what` describes it).
+    pub async fn wait_url_where(&self, ok: impl Fn(&str) -> bool, what: &str) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let url = self.url().await;
+            if ok(&url) {
+                return url;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "still at {url}, waiting for {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The current URL.
     pub async fn url(&self) -> String {
         self.get("/url").await.as_str().unwrap_or("").to_owned()

@@ -22,5 +22,5 @@ pub use build::Build;
 pub use document::{Document, DocumentInfo, Revision, VendorFix, Vulnerability};
 pub use ids::{KbId, MachineId, ProductId, SoftwareId, VulnId};
 pub use kinds::{Architecture, InstallationType, ServicingKind, Severity};
-pub use machine::{Device, InstalledSoftware, OsVersion};
+pub use machine::{Device, InputFormat, InstalledSoftware, OsVersion};
 pub use risk::{DefenderSeverity, ExploitStatus, Impact, Kev, KevEntry};

@@ -74,6 +74,42 @@ pub struct Device {
     /// reported. Labels for filtering, never an input of the engine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub machine_tags: Vec<String>,
+    /// The inventory format the machine was read from: evidence for whoever doubts an answer
+    /// (a systeminfo file carries no update revision; a report or osquery result may).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_format: Option<InputFormat>,
+}
+
+/// The inventory formats a machine state is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    /// `systeminfo` output.
+    Systeminfo,
+    /// A hotfix list (`wmic qfe`, `Get-HotFix`, Windows Update history) with the OS given apart.
+    Hotfixes,
+    /// osquery results.
+    Osquery,
+    /// kbgap's JSON machine report (the collector's).
+    Report,
+}
+
+impl InputFormat {
+    /// The name `--input-format` and the JSON use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Systeminfo => "systeminfo",
+            Self::Hotfixes => "hotfixes",
+            Self::Osquery => "osquery",
+            Self::Report => "report",
+        }
+    }
+}
+
+impl std::fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A KB set as digit strings; reads strings (`"5094127"`, `"KB5094127"`) and numbers.

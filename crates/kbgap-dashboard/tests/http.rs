@@ -169,6 +169,10 @@ async fn sign_in_roles_headers_languages_and_exports() {
             html.contains(r#"<html lang="en">"#) && html.contains(r#"id="signout""#),
             "{path}"
         );
+        if path.starts_with("/machines/") {
+            // Evidence: the corpus machines were posted as systeminfo files.
+            assert!(html.contains("Read from") && html.contains("systeminfo output"));
+        }
     }
     assert_eq!(
         s.page("/machines/nonexistent", &session)

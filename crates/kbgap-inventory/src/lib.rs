@@ -20,8 +20,8 @@ mod systeminfo;
 
 use std::str::FromStr;
 
-use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
+use kbgap_core::{Device, InputFormat};
 
 pub use decode::{DecodeError, Decoded, decode};
 pub use error::{ErrorKind, InventoryError};
@@ -134,8 +134,14 @@ pub fn read_with(
             osquery::read(&doc, source, catalog).map(Inventory::Device)
         }
     }?;
-    if let Inventory::Device(d) = &inventory {
+    let mut inventory = inventory;
+    if let Inventory::Device(d) = &mut inventory {
         limits::check(d, source)?;
+        d.input_format = Some(match format {
+            Format::Osquery => InputFormat::Osquery,
+            Format::Report => InputFormat::Report,
+            _ => InputFormat::Systeminfo,
+        });
     }
     Ok(inventory)
 }

@@ -141,6 +141,7 @@ pub fn device_from_facts_with(
         installation_type: o.installation_type,
         installed_kbs: list.kbs.clone(),
         warnings: list.warnings.clone(),
+        input_format: Some(kbgap_core::InputFormat::Hotfixes),
         ..Device::default()
     };
     reidentify(&mut device, source, catalog)?;

@@ -121,6 +121,7 @@ pub fn read(text: &str, file: &str, catalog: Option<&Catalog>) -> Result<Device,
         hotpatch: report.hotpatch.unwrap_or(false),
         winre_version: report.winre_version.map(|v| v.0),
         machine_tags: machine_tags(report.machine_tags.unwrap_or_default()),
+        input_format: Some(kbgap_core::InputFormat::Report),
     })
 }
 

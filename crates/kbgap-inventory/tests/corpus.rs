@@ -62,6 +62,11 @@ fn every_corpus_file_gives_a_machine_a_hotfix_list_or_a_precise_reason() {
                     !d.products.is_empty() && d.os_version.is_some(),
                     "{name}: {d:?}"
                 );
+                assert_eq!(
+                    d.input_format,
+                    Some(kbgap_core::InputFormat::Systeminfo),
+                    "{name}"
+                );
                 Expect::Device
             }
             Ok(Inventory::Hotfixes(l)) => {

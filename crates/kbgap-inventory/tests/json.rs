@@ -21,6 +21,7 @@ fn osquery(name: &str) -> kbgap_core::Device {
 #[test]
 fn osquery_windows_11_21h2() {
     let d = osquery("windows_11_21H2.osquery-results.json");
+    assert_eq!(d.input_format, Some(kbgap_core::InputFormat::Osquery));
     common::assert_os(
         &d,
         "Windows 11 version 21H2 for x64-based Systems",
@@ -102,6 +103,7 @@ fn machine_report() {
     let Ok(Inventory::Device(d)) = read(doc.as_bytes(), "core1.json", Format::Auto) else {
         panic!()
     };
+    assert_eq!(d.input_format, Some(kbgap_core::InputFormat::Report));
     common::assert_os(
         &d,
         "Windows Server 2019 (Server Core installation)",

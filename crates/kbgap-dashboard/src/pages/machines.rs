@@ -117,6 +117,11 @@ pub async fn one(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response>
             m.locale.clone().unwrap_or_else(unknown),
         ),
         Fact::new(tr.t("machine.id"), m.row.id.clone()),
+        Fact::new(
+            tr.t("machine.input_format"),
+            (m.input_format)
+                .map_or_else(unknown, |f| tr.t(&format!("input_format.{}", f.as_str()))),
+        ),
     ];
     if let Some(eos) = &m.row.end_of_support {
         facts.push(Fact::new(tr.t("machine.end_of_support"), eos.clone()));

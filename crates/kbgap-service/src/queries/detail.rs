@@ -30,6 +30,9 @@ pub struct MachineView {
     pub first_seen: DateTime<Utc>,
     /// The system locale reported.
     pub locale: Option<String>,
+    /// The inventory format the machine was last read from (unknown for machines stored
+    /// before kbgap recorded it).
+    pub input_format: Option<kbgap_core::InputFormat>,
     /// What the inventory reader and the engine warned about.
     pub warnings: Vec<String>,
     /// Missing KBs, in the engine's order, with reasons and the CVEs each closes;
@@ -99,6 +102,7 @@ pub fn machine_detail(cat: &Catalog, view: &FleetView, id_or_name: &str) -> Opti
             .collect(),
         first_seen: m.first_seen,
         locale: d.locale.clone(),
+        input_format: d.input_format,
         warnings: d.warnings.clone(),
         missing,
         open_cves: open,
@@ -195,7 +199,7 @@ pub fn cve_detail(cat: &Catalog, view: &FleetView, id: &str) -> Option<CveView> 
             listed.push(p);
             fixes.push(CveFix {
                 product: cat.product(p).name.clone(),
-                kb: cat.kb(f.kb).id.to_string(),
+                kb: format!("KB{}", cat.kb(f.kb).id),
                 severity: f.severity,
                 cvss: f.cvss,
             });

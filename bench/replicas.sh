@@ -31,25 +31,8 @@ psql -q "$base_url" -c "CREATE DATABASE $name" >/dev/null
 k() { "$bin" --data-dir "$work/cli" --db "$db" -q "$@"; }
 
 k catalog stats >/dev/null # imports the bundled catalog into the database
-# Realistic UBRs per branch, read off the catalog (as bench/server.sh does).
-python3 - "$bin" "$work" "$db" >"$work/ubrs.json" <<'PY'
-import json, re, subprocess, sys
-bin, work, db = sys.argv[1:]
-out = {}
-for ver, kind in [("10.0.19045", "Client"), ("10.0.19044", "Client"), ("10.0.22631", "Client"),
-                  ("10.0.26100", "Client"), ("10.0.26200", "Client"), ("10.0.20348", "Server"),
-                  ("10.0.17763", "Server")]:
-    rep = {"computerDnsName": "x", "osVersion": ver, "ubr": 1, "installationType": kind,
-           "architecture": "x64", "installedKbs": []}
-    open(f"{work}/r.json", "w").write(json.dumps(rep))
-    p = subprocess.run([bin, "--data-dir", f"{work}/cli", "--db", db, "-q", "scan", "--all",
-                        "--format", "json", f"{work}/r.json"], capture_output=True, text=True)
-    b = ver.split(".")[2]
-    revs = {int(m.group(1)) for e in json.loads(p.stdout)["value"]
-            for m in [re.search(rf"fixed build 10\.0\.{b}\.(\d+)", e["reason"])] if m}
-    out[b] = sorted(revs)[-24:]
-print(json.dumps(out))
-PY
+# Realistic UBRs per branch, read off the catalog (bench/ubrs.py).
+python3 bench/ubrs.py "$bin" --data-dir "$work/cli" --db "$db" >"$work/ubrs.json"
 python3 bench/fleet.py "$n" --ubrs "$work/ubrs.json" >"$work/fleet.ndjson"
 echo "== bulk import of $n reports into PostgreSQL (kbgap machines import)"
 /usr/bin/time -f "%e s, %M KB max RSS" "$bin" --data-dir "$work/cli" --db "$db" -q \

@@ -13,26 +13,8 @@ command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 
 
 "$bin" --data-dir "$work" -q catalog stats >/dev/null   # imports the bundled catalog
 
-# Realistic UBRs: each branch's cumulative-update revisions, read off the catalog by scanning an
-# unpatched machine of that branch with --all.
-python3 - "$bin" "$work" >"$work/ubrs.json" <<'PY'
-import json, re, subprocess, sys
-bin, work = sys.argv[1:]
-out = {}
-for ver, kind in [("10.0.19045", "Client"), ("10.0.19044", "Client"), ("10.0.22631", "Client"),
-                  ("10.0.26100", "Client"), ("10.0.26200", "Client"), ("10.0.20348", "Server"),
-                  ("10.0.17763", "Server")]:
-    rep = {"computerDnsName": "x", "osVersion": ver, "ubr": 1, "installationType": kind,
-           "architecture": "x64", "installedKbs": []}
-    open(f"{work}/r.json", "w").write(json.dumps(rep))
-    p = subprocess.run([bin, "--data-dir", work, "-q", "scan", "--all", "--format", "json",
-                        f"{work}/r.json"], capture_output=True, text=True)
-    b = ver.split(".")[2]
-    revs = {int(m.group(1)) for e in json.loads(p.stdout)["value"]
-            for m in [re.search(rf"fixed build 10\.0\.{b}\.(\d+)", e["reason"])] if m}
-    out[b] = sorted(revs)[-24:]
-print(json.dumps(out))
-PY
+# Realistic UBRs: each branch's cumulative-update revisions, read off the catalog (bench/ubrs.py).
+python3 bench/ubrs.py "$bin" --data-dir "$work" >"$work/ubrs.json"
 python3 bench/fleet.py "$n" --ubrs "$work/ubrs.json" >"$work/fleet.ndjson"
 echo "== bulk import of $n reports (kbgap machines import)"
 /usr/bin/time -f "%e s, %M KB max RSS" "$bin" --data-dir "$work" -q machines import "$work/fleet.ndjson" | tail -1

@@ -120,7 +120,7 @@ pub fn read_with(
         })?,
         f => f,
     };
-    let inventory = match format {
+    let mut inventory = match format {
         Format::Systeminfo | Format::Auto => {
             systeminfo::read(&text, source, catalog).map(Inventory::Device)
         }
@@ -134,13 +134,13 @@ pub fn read_with(
             osquery::read(&doc, source, catalog).map(Inventory::Device)
         }
     }?;
-    let mut inventory = inventory;
     if let Inventory::Device(d) = &mut inventory {
         limits::check(d, source)?;
         d.input_format = Some(match format {
             Format::Osquery => InputFormat::Osquery,
             Format::Report => InputFormat::Report,
-            _ => InputFormat::Systeminfo,
+            // Hotfix lists are never a `Device`; `Auto` was resolved above.
+            Format::Systeminfo | Format::Hotfixes | Format::Auto => InputFormat::Systeminfo,
         });
     }
     Ok(inventory)

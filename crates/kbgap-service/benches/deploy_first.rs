@@ -2,6 +2,9 @@
 //! bundled catalog: machines spread over the states `bench/fleet.py` draws from (seven Windows
 //! releases, each at one of its last 24 cumulative updates, most a month or two behind).
 //! Targets: ≤ 100 ms at 100,000 machines, ≤ 500 ms at 1,000,000.
+//!
+//! Also what a writer pays to make the next snapshot (issue 13, F2): cloning the fleet and
+//! moving one machine in the clone, at both sizes; it must not grow with the machines.
 
 use std::hint::black_box;
 
@@ -97,8 +100,13 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("deploy_first");
     g.sample_size(20);
     for n in [100_000usize, 1_000_000] {
+        let built = std::time::Instant::now();
         let f = fleet(&cat, &states, n);
-        eprintln!("{n} machines in {} states", f.group_count());
+        eprintln!(
+            "{n} machines in {} states, built in {:?}",
+            f.group_count(),
+            built.elapsed()
+        );
         let all = DeployFilter::default();
         g.bench_function(format!("{n}_machines"), |b| {
             b.iter(|| deploy_first_groups(&cat, black_box(&f), &all).len())
@@ -113,6 +121,14 @@ fn benches(c: &mut Criterion) {
         };
         g.bench_function(format!("{n}_machines_one_os_exploited"), |b| {
             b.iter(|| deploy_first_groups(&cat, black_box(&f), &narrow).len())
+        });
+        let (mover, moved) = (format!("{:040x}", n / 2), states[1].1.clone());
+        g.bench_function(format!("{n}_machines_clone_and_move_one"), |b| {
+            b.iter(|| {
+                let mut next = black_box(&f).clone();
+                next.upsert(&cat, &mover, moved.clone());
+                next.active_len()
+            })
         });
     }
     g.finish();

@@ -12,38 +12,40 @@
 //! fleet's posture). The view re-decides activity when the earliest active machine's 30 days
 //! run out (at most once a minute), before the next query reads it, so no task has to run for
 //! counts to be right.
+//!
+//! No request holds a lock another needs for longer than it takes to copy a reference (issue
+//! 13, F2): readers take the current [`FleetView`] snapshot (an `Arc`) and run on it however
+//! long their query takes; writers (group commit, changes from other servers, aging, a catalog
+//! swap) take turns on a mutex of their own, make the next view from a clone of the current
+//! one (cheap: its maps are persistent, see `view.rs`) and publish it with one atomic store.
+//! A long `$filter` thus delays no ingest, and an ingest delays no reader.
 
-use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Mutex as SyncMutex;
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, MutexGuard, PoisonError, TryLockError};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use arc_swap::ArcSwap;
 use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
-use kbgap_core::engine::Exposure;
-use kbgap_core::engine::fleet::{Fleet, GroupIx};
-use kbgap_store::lifecycle::{Activity, INACTIVE_AFTER, activity};
-use kbgap_store::machines::name_key;
 use kbgap_store::{Store, StoreError, StoredMachine};
 use tokio::sync::oneshot;
 
 use crate::ServiceError;
 use crate::clock::{Clock, SystemClock};
 use crate::refusals::Refusals;
-
-/// The view re-decides activity at most this often: a machine turns inactive within this long
-/// of its 30 days, and a fleet whose machines lapse one by one costs a pass a minute at most.
-const AGE_EVERY: TimeDelta = TimeDelta::minutes(1);
+pub use crate::view::FleetView;
 
 /// Machines and their evaluations, kept in step with the store.
 pub struct FleetService {
     store: Arc<dyn Store>,
     /// What "now" is for activity and `last_seen` (the system's, or a test's).
     clock: Arc<dyn Clock>,
-    inner: RwLock<FleetView>,
+    /// The published snapshot. Readers load it; only a writer holding `writer` stores one.
+    inner: ArcSwap<FleetView>,
+    /// Held by whoever makes the next view, so that two writers never both clone the same view
+    /// and one's change is lost. Readers never take it (aging from a query only tries it).
+    writer: SyncMutex<()>,
     /// Reports waiting for the next commit (group commit: see [`FleetService::ingest`]).
     pending: SyncMutex<Queue>,
     /// Told when a report exposes a machine to an exploited CVE ([`crate::webhook`]).
@@ -55,8 +57,8 @@ pub struct FleetService {
     pub(crate) turn: tokio::sync::Mutex<()>,
     /// The newest change number this server committed, applied or about to be.
     pub(crate) committed: AtomicI64,
-    /// The view's change number ([`FleetView::machine_seq`]), readable without the view's
-    /// lock, which a catalog swap holds for seconds.
+    /// The view's change number ([`FleetView::machine_seq`]), for appliers that must not load
+    /// the view to decide what to read.
     pub(crate) applied: AtomicI64,
 }
 
@@ -73,197 +75,6 @@ struct Queue {
 struct Pending {
     devices: Vec<Device>,
     reply: oneshot::Sender<Result<Vec<StoredMachine>, ServiceError>>,
-}
-
-/// The in-memory view: the catalog it was evaluated with, the fleet, the stored machines by id,
-/// and computer names to ids. The catalog lives inside the view, under the same lock, so a
-/// reader never pairs one catalog's indexes with another catalog's evaluations.
-pub struct FleetView {
-    /// The compiled catalog every evaluation of this view was made with.
-    catalog: Arc<Catalog>,
-    /// The store's catalog generation `catalog` was loaded at (see [`Store::catalog_generation`]).
-    generation: i64,
-    /// The store's machine change number the view holds every change through (see
-    /// [`Store::machine_seq`] and `replica.rs`).
-    pub(crate) seq: i64,
-    /// Machines grouped by state, with per-KB counts.
-    pub fleet: Fleet,
-    /// Stored machines by lowercase 40-hex id, ordered (so listings page deterministically).
-    pub machines: BTreeMap<String, StoredMachine>,
-    /// Computer name key ([`name_key`], the store's) → id, for lookups by name.
-    names: HashMap<String, String>,
-    /// Machine getmissingkbs answers already serialized, by (group, extended). Every machine of
-    /// a group gets the same records, and they change only when the fleet's per-KB counts do
-    /// (`machineMissedOn`), which empties this.
-    answers: SyncMutex<HashMap<(GroupIx, bool), Answer>>,
-    /// When activity must be decided again: the earliest time an active machine's 30 days run
-    /// out (`None`: no active machine, nothing can lapse).
-    next_aging: Option<DateTime<Utc>>,
-}
-
-/// A cached answer, of whatever type the adapter made it (the API keeps serialized JSON).
-type Answer = Arc<dyn Any + Send + Sync>;
-
-impl FleetView {
-    /// An empty view over `catalog`, loaded at the store's catalog `generation`.
-    fn new(catalog: Arc<Catalog>, generation: i64) -> Self {
-        Self {
-            catalog,
-            generation,
-            seq: 0,
-            fleet: Fleet::default(),
-            machines: BTreeMap::new(),
-            names: HashMap::new(),
-            answers: SyncMutex::default(),
-            next_aging: None,
-        }
-    }
-
-    /// The catalog this view's evaluations were made with.
-    pub fn catalog(&self) -> &Arc<Catalog> {
-        &self.catalog
-    }
-
-    /// The store's catalog generation the view's catalog was loaded at.
-    pub fn generation(&self) -> i64 {
-        self.generation
-    }
-
-    /// Whether a stored machine counts in the fleet (Defender's 30-day rule, as of the view's
-    /// last aging); inactive machines are listed but left out of every count.
-    pub fn activity(&self, machine: &StoredMachine) -> Activity {
-        let key = machine.id.as_str().to_ascii_lowercase();
-        match self.fleet.is_active(&key) {
-            Some(false) => Activity::Inactive,
-            _ => Activity::Active,
-        }
-    }
-
-    /// The store's machine change number the view holds every change through.
-    pub fn machine_seq(&self) -> i64 {
-        self.seq
-    }
-
-    /// What a stored machine's open CVEs risk, from its group's evaluation.
-    pub fn exposure(&self, cat: &Catalog, machine: &StoredMachine) -> Option<Exposure> {
-        let key = machine.id.as_str().to_ascii_lowercase();
-        self.fleet.group_of(&key).map(|g| *g.exposure(cat))
-    }
-
-    /// A machine by id (any case) or computer name, compared as the store compares them
-    /// ([`name_key`]: trimmed, lower-cased in full Unicode).
-    pub fn find(&self, id_or_name: &str) -> Option<&StoredMachine> {
-        let id = id_or_name.trim().to_ascii_lowercase();
-        self.machines.get(&id).or_else(|| {
-            (self.names.get(&name_key(id_or_name))).and_then(|id| self.machines.get(id))
-        })
-    }
-
-    /// The serialized answer of a group, made by `build` when not kept already.
-    pub fn answer<T: Send + Sync + 'static, E>(
-        &self,
-        group: GroupIx,
-        extended: bool,
-        build: impl FnOnce() -> Result<T, E>,
-    ) -> Result<Arc<T>, E> {
-        let key = (group, extended);
-        if let Some(a) = self.lock_answers().get(&key)
-            && let Ok(a) = Arc::clone(a).downcast::<T>()
-        {
-            return Ok(a);
-        }
-        // Built outside the lock: two requests may both build it, and both answers are equal.
-        let answer = Arc::new(build()?);
-        self.lock_answers()
-            .insert(key, Arc::clone(&answer) as Answer);
-        Ok(answer)
-    }
-
-    fn lock_answers(&self) -> std::sync::MutexGuard<'_, HashMap<(GroupIx, bool), Answer>> {
-        self.answers.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Adds or updates a stored machine, active or not by its `last_seen` at `now`. The store
-    /// gives each computer name to one machine: when this one took its name from another (a
-    /// new id for a known name, or a known id reporting another machine's name), the store
-    /// deleted that other one, and so does the view.
-    pub(crate) fn insert(&mut self, catalog: &Catalog, machine: StoredMachine, now: DateTime<Utc>) {
-        let id = machine.id.as_str().to_ascii_lowercase();
-        let key = name_key(&machine.device.computer_dns_name);
-        if let Some(holder) = self
-            .names
-            .get(&key)
-            .filter(|holder| **holder != id)
-            .cloned()
-        {
-            self.remove(&holder);
-        }
-        let state = catalog.machine_state(&machine.device).state;
-        let active = activity(machine.last_seen, now) == Activity::Active;
-        if self.fleet.upsert_with(catalog, &id, state, active) {
-            self.lock_answers().clear();
-        }
-        if active {
-            let lapses = lapses_at(machine.last_seen);
-            self.next_aging = Some(self.next_aging.map_or(lapses, |t| t.min(lapses)));
-        }
-        if let Some(old) = self.machines.get(&id) {
-            self.names.remove(&name_key(&old.device.computer_dns_name));
-        }
-        self.names.insert(key, id.clone());
-        self.machines.insert(id, machine);
-    }
-
-    /// Forgets a machine (by lowercase id); unknown ids are ignored.
-    pub fn remove(&mut self, id: &str) {
-        if let Some(old) = self.machines.remove(id) {
-            self.names.remove(&name_key(&old.device.computer_dns_name));
-            self.fleet.remove(id);
-            self.lock_answers().clear();
-        }
-    }
-
-    /// Whether activity must be decided again at `now`.
-    fn aging_due(&self, now: DateTime<Utc>) -> bool {
-        self.next_aging.is_some_and(|t| t <= now)
-    }
-
-    /// Decides every machine's activity at `now` and gives back how many changed. The next
-    /// aging is when the earliest still-active machine lapses, but not before [`AGE_EVERY`].
-    fn age(&mut self, now: DateTime<Utc>) -> usize {
-        let mut changed = 0;
-        let mut next: Option<DateTime<Utc>> = None;
-        for (id, m) in &self.machines {
-            let active = activity(m.last_seen, now) == Activity::Active;
-            if self.fleet.set_active(id, active) {
-                changed += 1;
-            }
-            if active {
-                let lapses = lapses_at(m.last_seen);
-                next = Some(next.map_or(lapses, |t| t.min(lapses)));
-            }
-        }
-        self.next_aging = next.map(|t| t.max(now + AGE_EVERY));
-        if changed > 0 {
-            self.lock_answers().clear();
-        }
-        changed
-    }
-
-    /// How many machines the view holds.
-    pub fn len(&self) -> usize {
-        self.machines.len()
-    }
-
-    /// Whether the view holds no machine.
-    pub fn is_empty(&self) -> bool {
-        self.machines.is_empty()
-    }
-}
-
-/// The first instant a machine last seen at `last_seen` is inactive.
-fn lapses_at(last_seen: DateTime<Utc>) -> DateTime<Utc> {
-    last_seen + INACTIVE_AFTER + TimeDelta::microseconds(1)
 }
 
 impl fmt::Debug for FleetService {
@@ -301,12 +112,13 @@ impl FleetService {
         let mut view = FleetView::new(Arc::clone(&catalog), generation);
         view.seq = seq;
         for m in machines {
-            view.insert(&catalog, m, now);
+            view.insert(&catalog, Arc::new(m), now);
         }
         Ok(Self {
             store,
             clock,
-            inner: RwLock::new(view),
+            inner: ArcSwap::from_pointee(view),
+            writer: SyncMutex::new(()),
             pending: SyncMutex::new(Queue::default()),
             webhook: std::sync::OnceLock::new(),
             refusals: Refusals::default(),
@@ -321,8 +133,7 @@ impl FleetService {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         let now = clock.now();
         self.clock = clock;
-        let view = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
-        view.age(now);
+        self.update(|view| view.age(now));
         self
     }
 
@@ -338,41 +149,49 @@ impl FleetService {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let now = this.clock.now();
-            this.write().age(now)
+            this.update(|view| view.age(now))
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("aging the fleet failed: {e}")))
     }
 
-    /// Ages the view when an active machine's 30 days ran out since the last time. Blocks for
-    /// the write lock only then; callers run on blocking threads.
+    /// Ages the view when an active machine's 30 days ran out since the last time, unless a
+    /// writer is at work: that one ages the view it publishes ([`FleetService::update`]), and
+    /// a reader does not wait for a writer.
     fn age_if_due(&self) {
         let now = self.clock.now();
-        if self.read().aging_due(now) {
-            let mut view = self.write();
-            if view.aging_due(now) {
-                view.age(now);
-            }
+        if !self.inner.load().aging_due(now) {
+            return;
+        }
+        let writer = match self.writer.try_lock() {
+            Ok(w) => w,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        if self.inner.load().aging_due(now) {
+            self.update_locked(&writer, |_| ());
         }
     }
 
     /// The compiled catalog the current evaluations were made with. A caller keeps the `Arc`
     /// it got for as long as it needs: a reload swaps in another without touching this one.
     pub fn catalog(&self) -> Arc<Catalog> {
-        Arc::clone(&self.read().catalog)
+        Arc::clone(&self.inner.load().catalog)
     }
 
     /// The store's catalog generation the current catalog was loaded at.
     pub fn generation(&self) -> i64 {
-        self.read().generation
+        self.inner.load().generation
     }
 
-    /// Swaps in a newly loaded catalog and re-evaluates every machine with it, all under the
-    /// write lock: no reader sees the new catalog with old evaluations or the reverse, and
-    /// ingest (which also takes the write lock) waits rather than interleaving. Machines are
-    /// re-inserted rather than [`Fleet::recompute`]d, because a machine's state holds the
-    /// old catalog's product indexes. Runs on a blocking thread. Gives back how many machines
-    /// were re-evaluated.
+    /// Swaps in a newly loaded catalog and re-evaluates every machine with it. The new view
+    /// is made off to the side, from a snapshot, while readers and ingest go on with the old
+    /// one; then, in the writers' turn, whatever changed since that snapshot (found cheaply:
+    /// the maps share all they did not change) is applied to it too, and it is published. No
+    /// reader sees the new catalog with old evaluations or the reverse. Machines are
+    /// re-inserted rather than [`kbgap_core::engine::fleet::Fleet::recompute`]d, because a
+    /// machine's state holds the old catalog's product indexes. Runs on a blocking thread.
+    /// Gives back how many machines were re-evaluated.
     pub async fn swap_catalog(
         self: &Arc<Self>,
         catalog: Arc<Catalog>,
@@ -380,16 +199,29 @@ impl FleetService {
     ) -> Result<usize, ServiceError> {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let mut view = this.write();
-            let machines = std::mem::take(&mut view.machines);
-            let mut fresh = FleetView::new(Arc::clone(&catalog), generation);
+            let base = this.read();
             let now = this.clock.now();
-            fresh.seq = view.seq;
-            for m in machines.into_values() {
-                fresh.insert(&catalog, m, now);
+            let mut fresh = FleetView::new(Arc::clone(&catalog), generation);
+            for m in base.machines.values() {
+                fresh.insert(&catalog, Arc::clone(m), now);
             }
-            *view = fresh;
-            view.len()
+            let writer = this.lock_writer();
+            let current = this.read();
+            let mut removed = Vec::new();
+            for change in base.machines.diff(&current.machines) {
+                match change {
+                    imbl::ordmap::DiffItem::Remove(id, _) => removed.push(id.clone()),
+                    imbl::ordmap::DiffItem::Add(_, m)
+                    | imbl::ordmap::DiffItem::Update { new: (_, m), .. } => {
+                        fresh.insert(&catalog, Arc::clone(m), now);
+                    }
+                }
+            }
+            for id in &removed {
+                fresh.remove(id);
+            }
+            fresh.seq = current.seq;
+            this.publish(&writer, fresh)
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("re-evaluating the fleet failed: {e}")))
@@ -411,10 +243,10 @@ impl FleetService {
         &self.store
     }
 
-    /// Reads the view. A poisoned lock still holds a consistent view (every write is a sequence
-    /// of infallible map updates), so poisoning is ignored rather than turned into a panic.
-    pub fn read(&self) -> RwLockReadGuard<'_, FleetView> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    /// The current view: a snapshot that no later change alters, held as long as the caller
+    /// keeps the `Arc` (the next change is published beside it).
+    pub fn read(&self) -> Arc<FleetView> {
+        self.inner.load_full()
     }
 
     /// Runs `f` on the view on a blocking thread, never on an async worker: a long `$filter`
@@ -428,52 +260,63 @@ impl FleetService {
         tokio::task::spawn_blocking(move || {
             this.age_if_due();
             let view = this.read();
-            let cat = Arc::clone(&view.catalog);
-            f(&view, &cat)
+            f(&view, &view.catalog)
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
     }
 
-    /// Runs `f` on the view right here when the read lock is free at once (the common case:
-    /// short readers, no writer queued), else like [`FleetService::with_view`] on a blocking
-    /// thread, so a reader queued behind a waiting writer never blocks an async worker.
+    /// Runs `f` on the view right here (short queries: taking the snapshot waits for nobody),
+    /// unless aging is due, which may take a pass over every machine: then like
+    /// [`FleetService::with_view`], on a blocking thread.
     pub async fn view<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&FleetView, &Catalog) -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
-        if let Ok(guard) = self.inner.try_read()
-            && !guard.aging_due(self.clock.now())
-        {
-            let cat = Arc::clone(&guard.catalog);
-            return Ok(f(&guard, &cat));
+        let view = self.inner.load();
+        if !view.aging_due(self.clock.now()) {
+            return Ok(f(&view, &view.catalog));
         }
+        drop(view);
         self.with_view(f).await
     }
 
-    /// [`FleetService::with_view`] with the write lock (software projections are cached in the
-    /// fleet): waiting for it must not block an async worker either.
-    pub async fn with_view_mut<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&mut FleetView, &Catalog) -> T + Send + 'static,
-    ) -> Result<T, ServiceError> {
-        let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let mut view = this.write();
-            let now = this.clock.now();
-            if view.aging_due(now) {
-                view.age(now);
-            }
-            let cat = Arc::clone(&view.catalog);
-            f(&mut view, &cat)
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("a fleet query task failed: {e}")))
+    /// Makes the next view from the current one with `f` and publishes it, in the writers'
+    /// turn; readers meanwhile go on with the current one. Blocks while another writer works,
+    /// so callers run on blocking threads.
+    pub(crate) fn update<T>(&self, f: impl FnOnce(&mut FleetView) -> T) -> T {
+        let writer = self.lock_writer();
+        self.update_locked(&writer, f)
     }
 
-    /// Writes the view (software projections are cached in the fleet, so they need this).
-    pub fn write(&self) -> RwLockWriteGuard<'_, FleetView> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    /// [`FleetService::update`] for a caller that holds the writers' turn already.
+    fn update_locked<T>(
+        &self,
+        writer: &MutexGuard<'_, ()>,
+        f: impl FnOnce(&mut FleetView) -> T,
+    ) -> T {
+        let mut next = FleetView::clone(&self.inner.load());
+        let out = f(&mut next);
+        self.publish(writer, next);
+        out
+    }
+
+    /// Publishes `next` (aged first when due, so a reader that found aging due while this
+    /// writer worked gets it done) and gives back its size.
+    fn publish(&self, _writer: &MutexGuard<'_, ()>, mut next: FleetView) -> usize {
+        let now = self.clock.now();
+        if next.aging_due(now) {
+            next.age(now);
+        }
+        let len = next.len();
+        self.inner.store(Arc::new(next));
+        len
+    }
+
+    /// The writers' turn. A writer that panicked published nothing (it worked on a clone), so
+    /// poisoning is ignored.
+    fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Stores reports (committed before returning) and then updates the view; gives back the

@@ -42,7 +42,9 @@ pub mod replica;
 pub mod sync;
 pub mod tags;
 pub mod tokens;
+mod view;
 pub mod webhook;
 
 pub use error::ServiceError;
-pub use fleet::{FleetService, FleetView};
+pub use fleet::FleetService;
+pub use view::{FleetView, Machines};

@@ -26,8 +26,8 @@ use kbgap_store::changes::{MachineChanges, MachineCommit, Notice, Skip};
 use kbgap_store::{Store, StoredMachine};
 use tokio::sync::mpsc;
 
-use crate::fleet::FleetView;
 use crate::reload::{Reloader, log_reloaded};
+use crate::view::FleetView;
 use crate::{FleetService, ServiceError};
 
 /// One change to apply.
@@ -125,7 +125,7 @@ impl FleetService {
         }))
     }
 
-    /// Applies changes (ordered by change number) under the write lock, on a blocking thread,
+    /// Applies changes (ordered by change number) in the writers' turn, on a blocking thread,
     /// and moves the view's number to `through`. With `full`, the changes are every stored
     /// machine, and machines not among them are dropped.
     async fn apply(
@@ -136,20 +136,24 @@ impl FleetService {
     ) -> Result<(usize, usize), ServiceError> {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let mut view = this.write();
-            let cat = Arc::clone(view.catalog());
             let now = this.clock().now();
-            let mut counts = (0, 0);
-            if full {
-                counts.1 = drop_absent(&mut view, &changes);
-            }
-            for (_, change) in changes {
-                let (stored, removed) = apply_one(&mut view, &cat, change, now);
-                counts.0 += usize::from(stored);
-                counts.1 += usize::from(removed);
-            }
-            view.seq = if full { through } else { view.seq.max(through) };
-            this.applied.store(view.seq, Ordering::Release);
+            let (counts, seq) = this.update(|view| {
+                let cat = Arc::clone(view.catalog());
+                let mut counts = (0, 0);
+                if full {
+                    counts.1 = drop_absent(view, &changes);
+                }
+                for (_, change) in changes {
+                    let (stored, removed) = apply_one(view, &cat, change, now);
+                    counts.0 += usize::from(stored);
+                    counts.1 += usize::from(removed);
+                }
+                view.seq = if full { through } else { view.seq.max(through) };
+                (counts, view.seq)
+            });
+            // Stored once the view holding it is published: whoever reads this number finds
+            // the view at least as new.
+            this.applied.store(seq, Ordering::Release);
             counts
         })
         .await
@@ -191,10 +195,10 @@ fn apply_one(
         }
         Change::Stored(m) => {
             let key = m.id.as_str().to_ascii_lowercase();
-            if view.machines.get(&key) == Some(&*m) {
+            if view.machines.get(&key).map(|v| &**v) == Some(&*m) {
                 return (false, false);
             }
-            view.insert(cat, *m, now);
+            view.insert(cat, Arc::new(*m), now);
             (true, false)
         }
     }

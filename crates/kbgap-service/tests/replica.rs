@@ -34,7 +34,9 @@ async fn replica(store: &Arc<dyn Store>) -> Arc<FleetService> {
 
 /// Every machine the view holds, as stored, ordered by id.
 fn view_of(fleet: &FleetService) -> Vec<StoredMachine> {
-    fleet.read().machines.values().cloned().collect()
+    (fleet.read().machines.values())
+        .map(|m| StoredMachine::clone(m))
+        .collect()
 }
 
 async fn assert_agree(store: &dyn Store, fleets: &[&Arc<FleetService>]) {

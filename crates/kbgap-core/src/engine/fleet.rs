@@ -11,16 +11,25 @@
 //! machine keeps its group, so its own answers stay available, but it is left out of every
 //! count — group sizes, per-KB counts, software counts — as Defender leaves inactive devices
 //! out of its exposure figures.
+//!
+//! A fleet is cloned for every change the server publishes (readers keep the previous one, see
+//! the service's view), so what is per machine lives in a persistent map that a clone shares
+//! and a change copies only a path of, and what is per group is shared behind `Arc`s: a clone
+//! costs the per-group and per-KB vectors, not the million machines.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use imbl::shared_ptr::DefaultSharedPtr;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::{Evaluation, Exposure, MachineState, Options, evaluate};
 use crate::catalog::{Catalog, KbIx, ProductIx, VulnIx};
 
 /// Per KB while a software query adds up: machines, CVEs fixed, machines per OS build.
 type KbTally = (u64, FxHashSet<VulnIx>, FxHashMap<Option<u32>, u64>);
+
+/// Machines' slots: a persistent map, so that cloning the fleet shares it.
+type Slots = imbl::GenericHashMap<MachineKey, Slot, FxBuildHasher, DefaultSharedPtr>;
 
 /// Index of a group: stable for the fleet's life (groups are never removed, only emptied).
 pub type GroupIx = u32;
@@ -30,14 +39,14 @@ pub type GroupIx = u32;
 pub struct Group {
     /// The group's index, a key for caches of per-group answers.
     pub ix: GroupIx,
-    /// The shared state.
-    pub state: MachineState,
+    /// The shared state (behind an `Arc`: every clone of the fleet holds it).
+    pub state: Arc<MachineState>,
     /// How many active machines are in it now (inactive members are not counted).
     pub count: u64,
     /// The frontier for this state.
     pub evaluation: Arc<Evaluation>,
-    /// What its open CVEs risk, summed up the first time it is asked for.
-    exposure: std::sync::OnceLock<Exposure>,
+    /// What its open CVEs risk, summed up the first time it is asked for, by any clone.
+    exposure: Arc<std::sync::OnceLock<Exposure>>,
 }
 
 impl Group {
@@ -90,16 +99,31 @@ pub struct FleetKb {
 /// Every machine's group and per-KB counts.
 #[derive(Debug, Default)]
 pub struct Fleet {
-    machine_group: FxHashMap<MachineKey, Slot>,
+    machine_group: Slots,
     /// How many machines are active.
     active: usize,
     groups: Vec<Group>,
-    by_state: FxHashMap<MachineState, GroupIx>,
+    /// Groups by state; shared between clones until a new state appears (rarely, once a fleet
+    /// has been seen).
+    by_state: Arc<FxHashMap<Arc<MachineState>, GroupIx>>,
     /// Machines missing each KB, indexed by `KbIx` (grown on demand).
     missed_on: Vec<u64>,
     /// Per software name, the last answer of [`Fleet::software_missing`]: valid until a machine
-    /// changes group or the catalog changes.
-    software_answers: FxHashMap<String, Arc<Vec<FleetKb>>>,
+    /// changes group or the catalog changes. Filled by readers, who hold the fleet shared.
+    software_answers: Mutex<FxHashMap<String, Arc<Vec<FleetKb>>>>,
+}
+
+impl Clone for Fleet {
+    fn clone(&self) -> Self {
+        Self {
+            machine_group: self.machine_group.clone(),
+            active: self.active,
+            groups: self.groups.clone(),
+            by_state: Arc::clone(&self.by_state),
+            missed_on: self.missed_on.clone(),
+            software_answers: Mutex::new(self.lock_software_answers().clone()),
+        }
+    }
 }
 
 impl Fleet {
@@ -155,7 +179,8 @@ impl Fleet {
             None => {
                 let evaluation = Arc::new(evaluate(cat, &state, Options::default()));
                 let g = self.groups.len() as GroupIx;
-                self.by_state.insert(state.clone(), g);
+                let state = Arc::new(state);
+                Arc::make_mut(&mut self.by_state).insert(Arc::clone(&state), g);
                 self.groups.push(Group {
                     ix: g,
                     state,
@@ -166,16 +191,15 @@ impl Fleet {
                 g
             }
         };
-        // A known machine keeps its key: no allocation on the common path (a machine reporting again).
+        // Looked up before written: a machine reporting again (the common path) then copies no
+        // node of a map that other clones of the fleet share.
         let key = MachineKey::new(machine);
         let slot = Slot { group: new, active };
-        let old = match self.machine_group.get_mut(&key) {
-            Some(s) => Some(std::mem::replace(s, slot)),
-            None => self.machine_group.insert(key, slot),
-        };
+        let old = self.machine_group.get(&key).copied();
         if old == Some(slot) {
             return false;
         }
+        self.machine_group.insert(key, slot);
         if let Some(old) = old {
             self.uncount(old);
         }
@@ -186,15 +210,16 @@ impl Fleet {
     /// Makes a known machine active (counted) or inactive, keeping its group. Returns whether
     /// the counts changed; false for an unknown machine or one already so.
     pub fn set_active(&mut self, machine: &str, active: bool) -> bool {
-        let Some(slot) = self.machine_group.get_mut(&MachineKey::new(machine)) else {
+        let key = MachineKey::new(machine);
+        // Looked up first, as in `upsert_with`: aging a shared fleet copies only what changes.
+        let Some(&old) = self.machine_group.get(&key) else {
             return false;
         };
-        if slot.active == active {
+        if old.active == active {
             return false;
         }
-        let old = *slot;
-        slot.active = active;
-        let new = *slot;
+        let new = Slot { active, ..old };
+        self.machine_group.insert(key, new);
         self.uncount(old);
         self.count(new);
         true
@@ -227,7 +252,7 @@ impl Fleet {
     }
 
     fn adjust(&mut self, g: GroupIx, delta: i64) {
-        self.software_answers.clear();
+        self.clear_software_answers();
         let group = &mut self.groups[g as usize];
         group.count = group.count.saturating_add_signed(delta);
         for m in &group.evaluation.missing {
@@ -274,13 +299,25 @@ impl Fleet {
     /// The missing KBs of every active machine that has this software: each machine's own frontier
     /// entries that serve one of its products of that software (so the answer agrees with the
     /// machines' answers), with the vulnerabilities each fixes or closes there.
-    pub fn software_missing(&mut self, cat: &Catalog, software: &str) -> Arc<Vec<FleetKb>> {
-        if let Some(answer) = self.software_answers.get(software) {
+    pub fn software_missing(&self, cat: &Catalog, software: &str) -> Arc<Vec<FleetKb>> {
+        if let Some(answer) = self.lock_software_answers().get(software) {
             return answer.clone();
         }
+        // Made outside the lock: two readers may both make it, and both answers are equal.
         let answer = Arc::new(self.software_missing_now(cat, software));
-        (self.software_answers).insert(software.to_owned(), answer.clone());
+        (self.lock_software_answers()).insert(software.to_owned(), answer.clone());
         answer
+    }
+
+    /// The cache stays consistent when a holder panicked: entries are whole answers.
+    fn lock_software_answers(&self) -> MutexGuard<'_, FxHashMap<String, Arc<Vec<FleetKb>>>> {
+        (self.software_answers.lock()).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn clear_software_answers(&mut self) {
+        (self.software_answers.get_mut())
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     fn software_missing_now(&self, cat: &Catalog, software: &str) -> Vec<FleetKb> {
@@ -342,7 +379,7 @@ impl Fleet {
 
     /// Forgets evaluations made with an older catalog and re-evaluates every group with `cat`.
     pub fn recompute(&mut self, cat: &Catalog) {
-        self.software_answers.clear();
+        self.clear_software_answers();
         self.missed_on = vec![0; cat.kbs().len()];
         for g in &mut self.groups {
             g.evaluation = Arc::new(evaluate(cat, &g.state, Options::default()));

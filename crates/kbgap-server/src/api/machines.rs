@@ -1,15 +1,15 @@
 //! `/api/machines…` and `/api/vulnerabilities/machinesVulnerabilities`.
 //!
-//! Everything is answered from the fleet's in-memory view under a read lock, which is never held
-//! across an await; the collections a `$filter` runs over are computed on a blocking thread
-//! ([`FleetService::with_view`]).
+//! Everything is answered from a snapshot of the fleet's in-memory view, which no writer waits
+//! for; the collections a `$filter` runs over are computed on a blocking thread
+//! ([`FleetService::with_view`]), so a long one holds no async worker either.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::State;
 use kbgap_core::catalog::Catalog;
-use kbgap_core::engine::fleet::Group;
+use kbgap_core::engine::fleet::{Group, GroupIx};
 use kbgap_store::StoredMachine;
 use kbgap_store::lifecycle::Activity;
 
@@ -234,6 +234,9 @@ pub async fn machines_vulnerabilities(
     let q = query.clone();
     let page = fleet
         .with_view(move |view, cat| {
+            if q.filter.is_some() {
+                q.check_cost(row_count(view, cat))?;
+            }
             let rows = view.machines.iter().flat_map(|(key, machine)| {
                 view.fleet
                     .group_of(key)
@@ -244,4 +247,24 @@ pub async fn machines_vulnerabilities(
         })
         .await??;
     Ok(query.collection(context::MACHINES_VULNERABILITIES, page))
+}
+
+/// How many rows `machinesVulnerabilities` has (each machine's distinct open CVEs, as
+/// [`machine_rows`] makes them), counted once per group: far cheaper than making the rows, so
+/// a filter too costly for them is refused before they are made.
+fn row_count(view: &FleetView, cat: &Catalog) -> u64 {
+    let mut per_group: std::collections::HashMap<GroupIx, u64> = std::collections::HashMap::new();
+    (view.machines.keys())
+        .filter_map(|key| view.fleet.group_of(key))
+        .map(|g| *per_group.entry(g.ix).or_insert_with(|| open_cves(cat, g)))
+        .sum()
+}
+
+/// A group's distinct open CVEs: the rows [`machine_rows`] makes for each of its machines.
+fn open_cves(cat: &Catalog, group: &Group) -> u64 {
+    let cves: BTreeSet<_> = (group.evaluation.missing.iter())
+        .flat_map(|m| m.closes.iter().copied())
+        .filter(|&v| cat.vuln(v).id.is_cve())
+        .collect();
+    cves.len() as u64
 }

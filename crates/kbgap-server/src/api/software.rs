@@ -79,17 +79,17 @@ pub async fn missing_kbs(
 ) -> Result<ODataCollection<PublicProductFixDto>, ApiError> {
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
-    // The fleet caches its answer per software, so this takes the write lock (on a blocking
-    // thread: it may wait for a `$filter` reader).
+    // On a blocking thread: the first ask for a software adds up every group's evaluation
+    // (the fleet then keeps the answer until its counts change).
     let items = fleet
-        .with_view_mut(move |view, cat| software_fixes(view, cat, &name, &id))
+        .with_view(move |view, cat| software_fixes(view, cat, &name, &id))
         .await??;
     let total = items.len();
     Ok(query.collection(context::PRODUCT_FIXES, Page::from_parts(items, total, 0, 0)))
 }
 
 fn software_fixes(
-    view: &mut FleetView,
+    view: &FleetView,
     cat: &Catalog,
     name: &str,
     id: &str,
@@ -158,14 +158,14 @@ pub async fn vulnerabilities(
     let fleet = need(fleet)?;
     let name = software_name(&id)?;
     let items = fleet
-        .with_view_mut(move |view, cat| software_vulnerabilities(view, cat, &name, &id))
+        .with_view(move |view, cat| software_vulnerabilities(view, cat, &name, &id))
         .await??;
     let page = query.apply(items)?;
     Ok(query.collection(context::SOFTWARE_VULNERABILITIES, page))
 }
 
 fn software_vulnerabilities(
-    view: &mut FleetView,
+    view: &FleetView,
     cat: &Catalog,
     name: &str,
     id: &str,

@@ -45,6 +45,16 @@ impl Budget {
         }
     }
 
+    /// The 400 at once when `rows` rows are known to come: rows × terms is the least this
+    /// filter will spend over them, so neither the rows nor the terms need be evaluated to
+    /// refuse it (charged rows are counted again as they come).
+    pub fn fits(&self, rows: u64) -> Result<(), ApiError> {
+        if self.per_row.saturating_mul(rows) <= self.limit {
+            return Ok(());
+        }
+        Err(self.refusal())
+    }
+
     /// Charges one row; the 400 once the budget is spent.
     pub fn charge_row(&mut self) -> Result<(), ApiError> {
         self.charge(self.per_row)
@@ -57,10 +67,14 @@ impl Budget {
         if self.spent <= self.limit {
             return Ok(());
         }
-        Err(ApiError::odata(format!(
+        Err(self.refusal())
+    }
+
+    fn refusal(&self) -> ApiError {
+        ApiError::odata(format!(
             "The $filter is too costly: its {} terms times the rows it must be evaluated over exceed the budget of {} term evaluations per request. Use fewer terms (an 'in' list instead of many 'or' terms) or a narrower collection.",
             self.per_row, self.limit
-        )))
+        ))
     }
 }
 
@@ -115,6 +129,15 @@ mod tests {
         let started = std::time::Instant::now();
         let err = query(&or_chain(300)).apply(rows(10_000)).unwrap_err();
         let took = started.elapsed();
+        // Sized rows: refused before the first is evaluated.
+        let ahead = ODataQuery::check_cost_within;
+        let counted = ahead(&query(&or_chain(300)), 10_000, FILTER_BUDGET).unwrap_err();
+        assert_eq!(counted.message, err.message);
+        assert!(ahead(&query(&or_chain(300)), 3_000, FILTER_BUDGET).is_ok());
+        assert!(
+            ahead(&ODataQuery::default(), u64::MAX, 1).is_ok(),
+            "no filter"
+        );
         assert_eq!(err.code, ErrorCode::ODataError);
         assert!(
             err.message.contains("1000000 term evaluations"),

@@ -216,7 +216,24 @@ impl ODataQuery {
         self.apply_within(items, FILTER_BUDGET)
     }
 
-    /// [`ODataQuery::apply`] with another budget of term evaluations.
+    /// Refuses at once a filter that `rows` rows would take over the budget, for a caller
+    /// that knows how many rows a collection has before making them (they may cost more to
+    /// make than to count).
+    pub fn check_cost(&self, rows: u64) -> Result<(), ApiError> {
+        self.check_cost_within(rows, FILTER_BUDGET)
+    }
+
+    /// [`ODataQuery::check_cost`] with another budget of term evaluations.
+    pub fn check_cost_within(&self, rows: u64, budget: u64) -> Result<(), ApiError> {
+        match &self.filter {
+            Some(f) => Budget::new(terms(f.expr()), budget).fits(rows),
+            None => Ok(()),
+        }
+    }
+
+    /// [`ODataQuery::apply`] with another budget of term evaluations. The rows the iterator
+    /// is sure to yield are charged up front ([`Budget::fits`]), so a filter too costly for a
+    /// collection of known size is refused before any row is evaluated.
     pub fn apply_within<R: ODataRecord>(
         &self,
         items: impl IntoIterator<Item = R>,
@@ -226,6 +243,10 @@ impl ODataQuery {
         let mut budget = filter
             .as_ref()
             .map(|f| Budget::new(terms(f.expr()), budget));
+        let items = items.into_iter();
+        if let Some(b) = &budget {
+            b.fits(u64::try_from(items.size_hint().0).unwrap_or(u64::MAX))?;
+        }
         let size = self.page_size();
         let mut page = Vec::new();
         let mut total = 0usize;

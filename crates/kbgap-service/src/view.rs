@@ -1,0 +1,265 @@
+//! The fleet view: one immutable snapshot of the stored machines and their evaluations.
+//!
+//! Readers hold a snapshot for as long as their query runs and writers publish the next one
+//! beside it ([`crate::FleetService`]), so a view is cloned for every change. Its per-machine
+//! maps are persistent (a clone shares them, a change copies one path) and each stored machine
+//! sits behind an `Arc`, so that clone costs the small per-group and per-KB tables, not the
+//! fleet's size.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex as SyncMutex;
+use std::sync::{MutexGuard, PoisonError};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use imbl::shared_ptr::DefaultSharedPtr;
+use kbgap_core::catalog::Catalog;
+use kbgap_core::engine::Exposure;
+use kbgap_core::engine::fleet::{Fleet, GroupIx};
+use kbgap_store::StoredMachine;
+use kbgap_store::lifecycle::{Activity, INACTIVE_AFTER, activity};
+use kbgap_store::machines::name_key;
+use rustc_hash::FxBuildHasher;
+
+/// The view re-decides activity at most this often: a machine turns inactive within this long
+/// of its 30 days, and a fleet whose machines lapse one by one costs a pass a minute at most.
+pub(crate) const AGE_EVERY: TimeDelta = TimeDelta::minutes(1);
+
+/// Stored machines by lowercase 40-hex id: ordered, so listings page deterministically, and
+/// persistent, so every snapshot shares the machines it did not change.
+pub type Machines = imbl::OrdMap<String, Arc<StoredMachine>>;
+
+/// Computer name key → id (persistent like [`Machines`]).
+type Names = imbl::GenericHashMap<String, String, FxBuildHasher, DefaultSharedPtr>;
+
+/// A cached answer, of whatever type the adapter made it (the API keeps serialized JSON).
+type Answer = Arc<dyn Any + Send + Sync>;
+
+/// Answers by (group, extended).
+type Answers = HashMap<(GroupIx, bool), Answer>;
+
+/// The in-memory view: the catalog it was evaluated with, the fleet, the stored machines by id,
+/// and computer names to ids. The catalog lives inside the view, in the same snapshot, so a
+/// reader never pairs one catalog's indexes with another catalog's evaluations.
+pub struct FleetView {
+    /// The compiled catalog every evaluation of this view was made with.
+    pub(crate) catalog: Arc<Catalog>,
+    /// The store's catalog generation `catalog` was loaded at (see
+    /// [`kbgap_store::Store::catalog_generation`]).
+    pub(crate) generation: i64,
+    /// The store's machine change number the view holds every change through (see
+    /// [`kbgap_store::Store::machine_seq`] and `replica.rs`).
+    pub(crate) seq: i64,
+    /// Machines grouped by state, with per-KB counts.
+    pub fleet: Fleet,
+    /// Stored machines by lowercase 40-hex id.
+    pub machines: Machines,
+    /// Computer name key ([`name_key`], the store's) → id, for lookups by name.
+    names: Names,
+    /// Machine getmissingkbs answers already serialized, by (group, extended). Every machine of
+    /// a group gets the same records, and they change only when the fleet's per-KB counts do
+    /// (`machineMissedOn`), which empties this. Readers fill it, so it sits behind a lock of
+    /// its own, held only to look up or insert.
+    answers: SyncMutex<Answers>,
+    /// When activity must be decided again: the earliest time an active machine's 30 days run
+    /// out (`None`: no active machine, nothing can lapse).
+    next_aging: Option<DateTime<Utc>>,
+}
+
+impl Clone for FleetView {
+    /// The next snapshot starts with this one's cached answers: they stay right until a change
+    /// to the counts empties them, in the clone only.
+    fn clone(&self) -> Self {
+        Self {
+            catalog: Arc::clone(&self.catalog),
+            generation: self.generation,
+            seq: self.seq,
+            fleet: self.fleet.clone(),
+            machines: self.machines.clone(),
+            names: self.names.clone(),
+            answers: SyncMutex::new(self.lock_answers().clone()),
+            next_aging: self.next_aging,
+        }
+    }
+}
+
+impl FleetView {
+    /// An empty view over `catalog`, loaded at the store's catalog `generation`.
+    pub(crate) fn new(catalog: Arc<Catalog>, generation: i64) -> Self {
+        Self {
+            catalog,
+            generation,
+            seq: 0,
+            fleet: Fleet::default(),
+            machines: Machines::new(),
+            names: Names::default(),
+            answers: SyncMutex::default(),
+            next_aging: None,
+        }
+    }
+
+    /// The catalog this view's evaluations were made with.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The store's catalog generation the view's catalog was loaded at.
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// Whether a stored machine counts in the fleet (Defender's 30-day rule, as of the view's
+    /// last aging); inactive machines are listed but left out of every count.
+    pub fn activity(&self, machine: &StoredMachine) -> Activity {
+        let key = machine.id.as_str().to_ascii_lowercase();
+        match self.fleet.is_active(&key) {
+            Some(false) => Activity::Inactive,
+            _ => Activity::Active,
+        }
+    }
+
+    /// The store's machine change number the view holds every change through.
+    pub fn machine_seq(&self) -> i64 {
+        self.seq
+    }
+
+    /// What a stored machine's open CVEs risk, from its group's evaluation.
+    pub fn exposure(&self, cat: &Catalog, machine: &StoredMachine) -> Option<Exposure> {
+        let key = machine.id.as_str().to_ascii_lowercase();
+        self.fleet.group_of(&key).map(|g| *g.exposure(cat))
+    }
+
+    /// A machine by id (any case) or computer name, compared as the store compares them
+    /// ([`name_key`]: trimmed, lower-cased in full Unicode).
+    pub fn find(&self, id_or_name: &str) -> Option<&StoredMachine> {
+        let id = id_or_name.trim().to_ascii_lowercase();
+        let found = self.machines.get(&id).or_else(|| {
+            (self.names.get(&name_key(id_or_name))).and_then(|id| self.machines.get(id))
+        });
+        found.map(|m| &**m)
+    }
+
+    /// The serialized answer of a group, made by `build` when not kept already.
+    pub fn answer<T: Send + Sync + 'static, E>(
+        &self,
+        group: GroupIx,
+        extended: bool,
+        build: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
+        let key = (group, extended);
+        if let Some(a) = self.lock_answers().get(&key)
+            && let Ok(a) = Arc::clone(a).downcast::<T>()
+        {
+            return Ok(a);
+        }
+        // Built outside the lock: two requests may both build it, and both answers are equal.
+        let answer = Arc::new(build()?);
+        self.lock_answers()
+            .insert(key, Arc::clone(&answer) as Answer);
+        Ok(answer)
+    }
+
+    /// A holder that panicked left whole entries only, so poisoning is ignored.
+    fn lock_answers(&self) -> MutexGuard<'_, Answers> {
+        self.answers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Empties the answers; a writer owns its view, so no lock is taken.
+    fn clear_answers(&mut self) {
+        (self.answers.get_mut())
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Adds or updates a stored machine, active or not by its `last_seen` at `now`. The store
+    /// gives each computer name to one machine: when this one took its name from another (a
+    /// new id for a known name, or a known id reporting another machine's name), the store
+    /// deleted that other one, and so does the view.
+    pub(crate) fn insert(
+        &mut self,
+        catalog: &Catalog,
+        machine: Arc<StoredMachine>,
+        now: DateTime<Utc>,
+    ) {
+        let id = machine.id.as_str().to_ascii_lowercase();
+        let key = name_key(&machine.device.computer_dns_name);
+        if let Some(holder) = self
+            .names
+            .get(&key)
+            .filter(|holder| **holder != id)
+            .cloned()
+        {
+            self.remove(&holder);
+        }
+        let state = catalog.machine_state(&machine.device).state;
+        let active = activity(machine.last_seen, now) == Activity::Active;
+        if self.fleet.upsert_with(catalog, &id, state, active) {
+            self.clear_answers();
+        }
+        if active {
+            let lapses = lapses_at(machine.last_seen);
+            self.next_aging = Some(self.next_aging.map_or(lapses, |t| t.min(lapses)));
+        }
+        if let Some(old) = self.machines.get(&id)
+            && old.device.computer_dns_name != machine.device.computer_dns_name
+        {
+            self.names.remove(&name_key(&old.device.computer_dns_name));
+        }
+        if self.names.get(&key) != Some(&id) {
+            self.names.insert(key, id.clone());
+        }
+        self.machines.insert(id, machine);
+    }
+
+    /// Forgets a machine (by lowercase id); unknown ids are ignored.
+    pub fn remove(&mut self, id: &str) {
+        if let Some(old) = self.machines.remove(id) {
+            self.names.remove(&name_key(&old.device.computer_dns_name));
+            self.fleet.remove(id);
+            self.clear_answers();
+        }
+    }
+
+    /// Whether activity must be decided again at `now`.
+    pub(crate) fn aging_due(&self, now: DateTime<Utc>) -> bool {
+        self.next_aging.is_some_and(|t| t <= now)
+    }
+
+    /// Decides every machine's activity at `now` and gives back how many changed. The next
+    /// aging is when the earliest still-active machine lapses, but not before [`AGE_EVERY`].
+    pub(crate) fn age(&mut self, now: DateTime<Utc>) -> usize {
+        let mut changed = 0;
+        let mut next: Option<DateTime<Utc>> = None;
+        for (id, m) in &self.machines {
+            let active = activity(m.last_seen, now) == Activity::Active;
+            if self.fleet.set_active(id, active) {
+                changed += 1;
+            }
+            if active {
+                let lapses = lapses_at(m.last_seen);
+                next = Some(next.map_or(lapses, |t| t.min(lapses)));
+            }
+        }
+        self.next_aging = next.map(|t| t.max(now + AGE_EVERY));
+        if changed > 0 {
+            self.clear_answers();
+        }
+        changed
+    }
+
+    /// How many machines the view holds.
+    pub fn len(&self) -> usize {
+        self.machines.len()
+    }
+
+    /// Whether the view holds no machine.
+    pub fn is_empty(&self) -> bool {
+        self.machines.is_empty()
+    }
+}
+
+/// The first instant a machine last seen at `last_seen` is inactive.
+fn lapses_at(last_seen: DateTime<Utc>) -> DateTime<Utc> {
+    last_seen + INACTIVE_AFTER + TimeDelta::microseconds(1)
+}

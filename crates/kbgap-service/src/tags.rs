@@ -14,6 +14,11 @@ pub fn carries_all(tags: &[String], wanted: &[String]) -> bool {
     wanted.iter().all(|w| carries(tags, w))
 }
 
+/// The form two tags share when they match: trimmed and lower-cased in full Unicode.
+pub fn key(tag: &str) -> String {
+    tag.trim().chars().flat_map(char::to_lowercase).collect()
+}
+
 /// Equal without regard to case, in full Unicode (`ÉCOLE` is `école`).
 fn eq_ci(a: &str, b: &str) -> bool {
     a.chars()
@@ -35,5 +40,6 @@ mod tests {
         assert!(!carries_all(&tags, &["finance".into(), "hr".into()]));
         assert!(carries_all(&tags, &[]));
         assert!(!carries(&[], "x"));
+        assert_eq!(key(" ÉCOLE "), key("école"));
     }
 }

@@ -33,6 +33,10 @@ pub type Machines = imbl::OrdMap<String, Arc<StoredMachine>>;
 /// Computer name key → id (persistent like [`Machines`]).
 type Names = imbl::GenericHashMap<String, String, FxBuildHasher, DefaultSharedPtr>;
 
+/// Tag key ([`crate::tags::key`]) → the tag as first reported and how many stored machines
+/// carry it: the dashboard's tag choices without a walk over the machines.
+type Tags = imbl::GenericHashMap<String, (String, u32), FxBuildHasher, DefaultSharedPtr>;
+
 /// A cached answer, of whatever type the adapter made it (the API keeps serialized JSON).
 type Answer = Arc<dyn Any + Send + Sync>;
 
@@ -57,6 +61,8 @@ pub struct FleetView {
     pub machines: Machines,
     /// Computer name key ([`name_key`], the store's) → id, for lookups by name.
     names: Names,
+    /// The tags the stored machines carry.
+    tags: Tags,
     /// Machine getmissingkbs answers already serialized, by (group, extended). Every machine of
     /// a group gets the same records, and they change only when the fleet's per-KB counts do
     /// (`machineMissedOn`), which empties this. Readers fill it, so it sits behind a lock of
@@ -78,6 +84,7 @@ impl Clone for FleetView {
             fleet: self.fleet.clone(),
             machines: self.machines.clone(),
             names: self.names.clone(),
+            tags: self.tags.clone(),
             answers: SyncMutex::new(self.lock_answers().clone()),
             next_aging: self.next_aging,
         }
@@ -94,6 +101,7 @@ impl FleetView {
             fleet: Fleet::default(),
             machines: Machines::new(),
             names: Names::default(),
+            tags: Tags::default(),
             answers: SyncMutex::default(),
             next_aging: None,
         }
@@ -201,11 +209,13 @@ impl FleetView {
             let lapses = lapses_at(machine.last_seen);
             self.next_aging = Some(self.next_aging.map_or(lapses, |t| t.min(lapses)));
         }
-        if let Some(old) = self.machines.get(&id)
-            && old.device.computer_dns_name != machine.device.computer_dns_name
-        {
-            self.names.remove(&name_key(&old.device.computer_dns_name));
+        if let Some(old) = self.machines.get(&id).cloned() {
+            if old.device.computer_dns_name != machine.device.computer_dns_name {
+                self.names.remove(&name_key(&old.device.computer_dns_name));
+            }
+            self.count_tags(&old.device.machine_tags, false);
         }
+        self.count_tags(&machine.device.machine_tags, true);
         if self.names.get(&key) != Some(&id) {
             self.names.insert(key, id.clone());
         }
@@ -216,9 +226,41 @@ impl FleetView {
     pub fn remove(&mut self, id: &str) {
         if let Some(old) = self.machines.remove(id) {
             self.names.remove(&name_key(&old.device.computer_dns_name));
+            self.count_tags(&old.device.machine_tags, false);
             self.fleet.remove(id);
             self.clear_answers();
         }
+    }
+
+    /// Counts one machine's tags in (`add`) or out of the tag index; a tag the machine
+    /// repeats in another case counts once.
+    fn count_tags(&mut self, tags: &[String], add: bool) {
+        let mut keys: Vec<String> = tags.iter().map(|t| crate::tags::key(t)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            if add {
+                if let Some((_, n)) = self.tags.get_mut(&key) {
+                    *n += 1;
+                } else {
+                    let spelled = (tags.iter())
+                        .find(|t| crate::tags::key(t) == key)
+                        .map_or(String::new(), |t| t.trim().to_owned());
+                    self.tags.insert(key, (spelled, 1));
+                }
+            } else if let Some((_, n)) = self.tags.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.tags.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// The tags stored machines carry, each as first reported, with how many machines carry
+    /// it (in no order).
+    pub fn tags(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.tags.values().map(|(t, n)| (t.as_str(), *n))
     }
 
     /// Whether activity must be decided again at `now`.

@@ -286,6 +286,68 @@ async fn fleet_queries_agree_with_each_machines_evaluation() {
     );
 }
 
+/// The tag choices, read off the view's index, against a walk over its machines.
+fn walked_tags(view: &kbgap_service::FleetView) -> BTreeSet<String> {
+    (view.machines.values())
+        .flat_map(|m| {
+            m.device
+                .machine_tags
+                .iter()
+                .map(|t| t.trim().to_lowercase())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tag_choices_follow_reports_and_deletes() {
+    let (_dir, fleet) = fleet().await;
+    let offered = |fleet: &FleetService| {
+        let view = fleet.read();
+        let tags = kbgap_service::queries::choices(view.catalog(), &view).tags;
+        let keys: BTreeSet<String> = tags.iter().map(|t| t.to_lowercase()).collect();
+        assert_eq!(keys.len(), tags.len(), "one spelling per tag: {tags:?}");
+        assert_eq!(keys, walked_tags(&view));
+        keys
+    };
+    assert_eq!(offered(&fleet), BTreeSet::from(["site:berlin".to_owned()]));
+
+    // Every tagged machine reports again with another tag (one keeps the old one too).
+    let view = fleet.read();
+    let tagged: Vec<_> = (view.machines.values())
+        .filter(|m| !m.device.machine_tags.is_empty())
+        .map(|m| m.device.clone())
+        .collect();
+    drop(view);
+    let mut again = tagged.clone();
+    for (i, d) in again.iter_mut().enumerate() {
+        d.machine_tags = if i == 0 {
+            vec![
+                "site:berlin".into(),
+                "Ring:Pilot".into(),
+                "ring:pilot".into(),
+            ]
+        } else {
+            vec!["ring:PILOT".into()]
+        };
+    }
+    fleet.ingest(again).await.unwrap();
+    assert_eq!(
+        offered(&fleet),
+        BTreeSet::from(["ring:pilot".to_owned(), "site:berlin".to_owned()])
+    );
+
+    // Deleting the one machine still carrying the site tag takes the tag out of the choices.
+    let first = fleet
+        .read()
+        .find(&tagged[0].computer_dns_name)
+        .unwrap()
+        .id
+        .clone();
+    fleet.store().delete_machines(&[first]).await.unwrap();
+    fleet.catch_up().await.unwrap();
+    assert_eq!(offered(&fleet), BTreeSet::from(["ring:pilot".to_owned()]));
+}
+
 #[test]
 fn refusals_keep_the_newest_within_capacity() {
     use kbgap_service::refusals::Refusals;

@@ -228,8 +228,15 @@ fn list_and_revoke_behaviour_and_exit_codes() {
     ]);
     let listed = t.listed();
     assert_eq!(listed.len(), 2);
-    let (b, r) = (&listed[0], &listed[1]);
-    assert_eq!(b["jti"], jti_of(&bound));
+    // Listed oldest first, then by jti: two tokens signed in one second come in jti order.
+    let by_jti = |listed: &[Value], token: &str| {
+        let jti = jti_of(token);
+        (listed.iter())
+            .find(|v| v["jti"] == jti.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{jti} not listed: {listed:?}"))
+    };
+    let (b, r) = (&by_jti(&listed, &bound), &by_jti(&listed, &reader));
     assert_eq!(b["subject"], "collector");
     assert_eq!(b["roles"], serde_json::json!(["Inventory.Submit"]));
     assert_eq!(b["machine"], "PC-01");
@@ -265,7 +272,7 @@ fn list_and_revoke_behaviour_and_exit_codes() {
     let o = t.kbgap(&["token", "revoke", &jti_of(&reader)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("already revoked"), "{}", stderr(&o));
-    assert_eq!(t.listed()[1]["status"], "revoked");
+    assert_eq!(by_jti(&t.listed(), &reader)["status"], "revoked");
 
     for (args, expected) in [
         (

@@ -100,22 +100,17 @@ pub struct Choices {
     pub os_versions: std::collections::BTreeSet<String>,
     /// Product families ("Windows 10", ".NET Framework"), sorted.
     pub families: std::collections::BTreeSet<String>,
-    /// The machines' tags, sorted (as reported: the first spelling met of each, by case-blind
-    /// match, is the one offered).
+    /// The machines' tags, sorted (as reported: of the spellings that match case-blind, the
+    /// one the first machine to carry it reported).
     pub tags: std::collections::BTreeSet<String>,
 }
 
-/// The filter choices of the fleet, from its groups (and, for tags, its machines).
+/// The filter choices of the fleet, from its groups and the view's tag index.
 pub fn choices(cat: &Catalog, view: &FleetView) -> Choices {
-    let mut out = Choices::default();
-    let mut seen_tags = std::collections::HashSet::new();
-    for m in view.machines.values() {
-        for t in &m.device.machine_tags {
-            if seen_tags.insert(t.trim().to_lowercase()) {
-                out.tags.insert(t.trim().to_owned());
-            }
-        }
-    }
+    let mut out = Choices {
+        tags: view.tags().map(|(t, _)| t.to_owned()).collect(),
+        ..Choices::default()
+    };
     for g in view.fleet.counted_groups() {
         out.os_versions.insert(os_label(cat, &g.state));
         for m in &g.evaluation.missing {

@@ -280,8 +280,8 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "KBGAP_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Connections served at once; more wait in the listen backlog. Keep it well below
-    /// `ulimit -n`.
+    /// Connections served at once; more wait in the listen backlog. At start the open-files
+    /// limit is raised to fit (up to the hard limit; a warning says when it cannot be).
     #[arg(long, env = "KBGAP_MAX_CONNECTIONS", default_value_t = 512, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,

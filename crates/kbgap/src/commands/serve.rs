@@ -20,6 +20,7 @@ use crate::commands::catalog::staleness_warning;
 use crate::context::Context;
 
 pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
+    raise_open_files(args.max_connections);
     let store = ctx.open_store().await?;
     // Read before the load: a change racing it is then seen by the first poll, not missed.
     let generation = store.catalog_generation().await?;
@@ -184,6 +185,25 @@ fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
         header_timeout: Duration::from_secs(args.header_timeout),
         body_idle_timeout: Duration::from_secs(args.body_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    }
+}
+
+/// Open files a server needs besides its connections: the database pool, the store's files,
+/// the catalog cache, TLS files, the change feed, and some to spare.
+const FILES_BESIDES_CONNECTIONS: u64 = 256;
+
+/// Raises this process's open-files limit (the soft one, up to the hard one) to fit
+/// `--max-connections`: with the common default of 1,024 a server at its cap would fail
+/// `accept` and its own file opens with "Too many open files". Says so when the hard limit is
+/// too low to fit.
+fn raise_open_files(max_connections: u64) {
+    let wanted = max_connections.saturating_add(FILES_BESIDES_CONNECTIONS);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got >= wanted => tracing::debug!("open-files limit {got}"),
+        Ok(got) => tracing::warn!(
+            "--max-connections {max_connections} needs about {wanted} open files, but this process may open {got}: raise the hard limit (systemd LimitNOFILE=, `ulimit -Hn`) or lower --max-connections"
+        ),
+        Err(e) => tracing::warn!("could not raise the open-files limit: {e}"),
     }
 }
 

@@ -4,13 +4,17 @@
 # and its RSS, ingest throughput with two replicas sharing the load, and machine getmissingkbs
 # latency on each replica during that ingest. Load comes from wrk (Debian's `wrk` package).
 #
-# Usage: bench/replicas.sh [MACHINES] [SECONDS]   (defaults 100000 and 20; needs a release build)
+# Usage: [POST_CONNS=32] [READ_CONNS=8] bench/replicas.sh [MACHINES] [SECONDS]
+#   (defaults 100000 machines, 20 s; needs a release build)
 # The database: a scratch database created (and dropped) on the server KBGAP_TEST_DATABASE_URL
 # names (`source /work/pgenv` or .ci/start-postgres.sh), with psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-100000}"
 secs="${2:-20}"
+# Connections posting reports to each replica, and reading getmissingkbs from each (0: none).
+post_conns="${POST_CONNS:-32}"
+read_conns="${READ_CONNS:-8}"
 bin=target/release/kbgap
 base_url="${KBGAP_TEST_DATABASE_URL:?set KBGAP_TEST_DATABASE_URL (a role with CREATEDB)}"
 for tool in wrk psql python3; do
@@ -86,16 +90,18 @@ request = function()
   return wrk.format("POST", "/api/inventory", {["Authorization"] = "Bearer " .. os.getenv("TOKEN"), ["Content-Type"] = "application/json"}, body)
 end
 LUA
-echo "== ${secs} s: reports posted to both replicas, getmissingkbs read from both"
+echo "== ${secs} s: reports posted to both replicas ($post_conns connections each), getmissingkbs read from both ($read_conns each)"
 load=()
-SEED=1 wrk -t1 -c32 -d"${secs}s" -s "$work/post.lua" http://127.0.0.1:18081 >"$work/post-a.txt" &
+SEED=1 wrk -t1 -c"$post_conns" -d"${secs}s" -s "$work/post.lua" http://127.0.0.1:18081 >"$work/post-a.txt" &
 load+=($!)
-SEED=2 wrk -t1 -c32 -d"${secs}s" -s "$work/post.lua" http://127.0.0.1:18082 >"$work/post-b.txt" &
+SEED=2 wrk -t1 -c"$post_conns" -d"${secs}s" -s "$work/post.lua" http://127.0.0.1:18082 >"$work/post-b.txt" &
 load+=($!)
-wrk -t1 -c8 -d"${secs}s" --latency -s "$work/mkb.lua" http://127.0.0.1:18081 >"$work/mkb-a.txt" &
-load+=($!)
-wrk -t1 -c8 -d"${secs}s" --latency -s "$work/mkb.lua" http://127.0.0.1:18082 >"$work/mkb-b.txt" &
-load+=($!)
+if [ "$read_conns" -gt 0 ]; then
+    wrk -t1 -c"$read_conns" -d"${secs}s" --latency -s "$work/mkb.lua" http://127.0.0.1:18081 >"$work/mkb-a.txt" &
+    load+=($!)
+    wrk -t1 -c"$read_conns" -d"${secs}s" --latency -s "$work/mkb.lua" http://127.0.0.1:18082 >"$work/mkb-b.txt" &
+    load+=($!)
+fi
 wait "${load[@]}"
 sleep 1
 for side in a b; do
@@ -107,7 +113,7 @@ work = sys.argv[1]
 total = sum(float(re.search(r"Requests/sec:\s+([\d.]+)", open(f"{work}/post-{s}.txt").read()).group(1)) for s in "ab")
 print(f"ingest in total: {total:.0f} reports/s")
 PY
-for side in a b; do
+[ "$read_conns" -gt 0 ] && for side in a b; do
     echo "replica $side getmissingkbs during ingest: $(grep -E 'Requests/sec' "$work/mkb-$side.txt"), $(grep -E '^\s+(50|99)%' "$work/mkb-$side.txt" | tr -s ' ' | tr '\n' ' ')"
 done
 # Both replicas must hold the same fleet afterwards.

@@ -4,8 +4,11 @@
 # and its RSS, ingest throughput with two replicas sharing the load, and machine getmissingkbs
 # latency on each replica during that ingest. Load comes from wrk (Debian's `wrk` package).
 #
-# Usage: [POST_CONNS=32] [READ_CONNS=8] bench/replicas.sh [MACHINES] [SECONDS]
-#   (defaults 100000 machines, 20 s; needs a release build)
+# Usage: [POST_CONNS=32] [READ_CONNS=8] [READ_RATE=0] [BENCH_DB=name] bench/replicas.sh [MACHINES] [SECONDS]
+#   (defaults 100000 machines, 20 s; needs a release build). BENCH_DB keeps the database
+#   between runs (imported once, never dropped) for repeated runs on one fleet. READ_RATE
+#   paces the readers to that many getmissingkbs requests a second per replica (0: flat out,
+#   which on a small machine takes the CPU the ingest would use).
 # The database: a scratch database created (and dropped) on the server KBGAP_TEST_DATABASE_URL
 # names (`source /work/pgenv` or .ci/start-postgres.sh), with psql.
 set -euo pipefail
@@ -15,32 +18,43 @@ secs="${2:-20}"
 # Connections posting reports to each replica, and reading getmissingkbs from each (0: none).
 post_conns="${POST_CONNS:-32}"
 read_conns="${READ_CONNS:-8}"
+read_rate="${READ_RATE:-0}"
 bin=target/release/kbgap
 base_url="${KBGAP_TEST_DATABASE_URL:?set KBGAP_TEST_DATABASE_URL (a role with CREATEDB)}"
 for tool in wrk psql python3; do
     command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 2; }
 done
-name="kbgap_bench_$$"
+name="${BENCH_DB:-kbgap_bench_$$}"
 db="${base_url%/*}/$name"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    psql -q "$base_url" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true
+    [ -n "${BENCH_DB:-}" ] ||
+        psql -q "$base_url" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
-psql -q "$base_url" -c "CREATE DATABASE $name" >/dev/null
+fresh=1
+if [ -n "${BENCH_DB:-}" ] && [ "$(psql -qAt "$base_url" -c "SELECT 1 FROM pg_database WHERE datname = '$name'")" = 1 ]; then
+    fresh=0
+else
+    psql -q "$base_url" -c "CREATE DATABASE $name" >/dev/null
+fi
 k() { "$bin" --data-dir "$work/cli" --db "$db" -q "$@"; }
 
 k catalog stats >/dev/null # imports the bundled catalog into the database
 # Realistic UBRs per branch, read off the catalog (bench/ubrs.py).
 python3 bench/ubrs.py "$bin" --data-dir "$work/cli" --db "$db" >"$work/ubrs.json"
-python3 bench/fleet.py "$n" --ubrs "$work/ubrs.json" >"$work/fleet.ndjson"
-echo "== bulk import of $n reports into PostgreSQL (kbgap machines import)"
-/usr/bin/time -f "%e s, %M KB max RSS" "$bin" --data-dir "$work/cli" --db "$db" -q \
-    machines import "$work/fleet.ndjson" 2>&1 | tail -1
+if [ "$fresh" = 1 ]; then
+    python3 bench/fleet.py "$n" --ubrs "$work/ubrs.json" >"$work/fleet.ndjson"
+    echo "== bulk import of $n reports into PostgreSQL (kbgap machines import)"
+    /usr/bin/time -f "%e s, %M KB max RSS" "$bin" --data-dir "$work/cli" --db "$db" -q \
+        machines import "$work/fleet.ndjson" 2>&1 | tail -1
+else
+    echo "== reusing database $name ($(psql -qAt "$db" -c "SELECT count(*) FROM machines") machines)"
+fi
 
 # A replica on a fresh data dir: compiles the catalog, loads and evaluates every machine.
 start_replica() { # NAME PORT
@@ -78,6 +92,10 @@ request = function()
     {["Authorization"] = "Bearer " .. os.getenv("TOKEN")})
 end
 LUA
+if [ "$read_rate" -gt 0 ] && [ "$read_conns" -gt 0 ]; then
+    # Each connection waits this long before each request (wrk's delay(), in ms).
+    echo "delay = function() return $((read_conns * 1000 / read_rate)) end" >>"$work/mkb.lua"
+fi
 # Known machines reporting again at another UBR: each report changes a stored machine, which
 # the other replica then reads back.
 cat >"$work/post.lua" <<LUA
@@ -90,7 +108,7 @@ request = function()
   return wrk.format("POST", "/api/inventory", {["Authorization"] = "Bearer " .. os.getenv("TOKEN"), ["Content-Type"] = "application/json"}, body)
 end
 LUA
-echo "== ${secs} s: reports posted to both replicas ($post_conns connections each), getmissingkbs read from both ($read_conns each)"
+echo "== ${secs} s: reports posted to both replicas ($post_conns connections each), getmissingkbs read from both ($read_conns each, $([ "$read_rate" -gt 0 ] && echo "paced to $read_rate req/s" || echo "flat out"))"
 load=()
 SEED=1 wrk -t1 -c"$post_conns" -d"${secs}s" -s "$work/post.lua" http://127.0.0.1:18081 >"$work/post-a.txt" &
 load+=($!)

@@ -106,14 +106,11 @@ impl FleetService {
             None => store.catalog_generation().await?,
         };
         let seq = store.machine_seq().await?;
-        let machines = store.machines().await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let now = clock.now();
         let mut view = FleetView::new(Arc::clone(&catalog), generation);
         view.seq = seq;
-        for m in machines {
-            view.insert(&catalog, Arc::new(m), now);
-        }
+        (store.each_machine(&mut |m| view.insert(&catalog, Arc::new(m), now))).await?;
         Ok(Self {
             store,
             clock,

@@ -63,19 +63,20 @@ pub struct FleetView {
     names: Names,
     /// The tags the stored machines carry.
     tags: Tags,
-    /// Machine getmissingkbs answers already serialized, by (group, extended). Every machine of
-    /// a group gets the same records, and they change only when the fleet's per-KB counts do
-    /// (`machineMissedOn`), which empties this. Readers fill it, so it sits behind a lock of
-    /// its own, held only to look up or insert.
-    answers: SyncMutex<Answers>,
+    /// What adapters make of a group's evaluation, by (group, extended): the API keeps each
+    /// group's getmissingkbs records serialized, with the fleet's counts left to fill in at
+    /// each request. A group's state and evaluation never change (a machine that changes state
+    /// moves to another group), so an answer stays right for as long as the catalog does: every
+    /// view of one catalog shares these, and no report empties them. Readers fill it, behind a
+    /// lock held only to look up or insert.
+    answers: Arc<SyncMutex<Answers>>,
     /// When activity must be decided again: the earliest time an active machine's 30 days run
     /// out (`None`: no active machine, nothing can lapse).
     next_aging: Option<DateTime<Utc>>,
 }
 
 impl Clone for FleetView {
-    /// The next snapshot starts with this one's cached answers: they stay right until a change
-    /// to the counts empties them, in the clone only.
+    /// The next snapshot shares this one's answers (see [`FleetView::answer`]).
     fn clone(&self) -> Self {
         Self {
             catalog: Arc::clone(&self.catalog),
@@ -85,7 +86,7 @@ impl Clone for FleetView {
             machines: self.machines.clone(),
             names: self.names.clone(),
             tags: self.tags.clone(),
-            answers: SyncMutex::new(self.lock_answers().clone()),
+            answers: Arc::clone(&self.answers),
             next_aging: self.next_aging,
         }
     }
@@ -102,7 +103,7 @@ impl FleetView {
             machines: Machines::new(),
             names: Names::default(),
             tags: Tags::default(),
-            answers: SyncMutex::default(),
+            answers: Arc::default(),
             next_aging: None,
         }
     }
@@ -148,7 +149,9 @@ impl FleetView {
         found.map(|m| &**m)
     }
 
-    /// The serialized answer of a group, made by `build` when not kept already.
+    /// What an adapter makes of a group's evaluation, made by `build` when not kept already.
+    /// It must follow from the group's state and evaluation and the catalog alone, never from
+    /// the fleet's counts or machines: it is kept for every later view of this catalog.
     pub fn answer<T: Send + Sync + 'static, E>(
         &self,
         group: GroupIx,
@@ -173,13 +176,6 @@ impl FleetView {
         self.answers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Empties the answers; a writer owns its view, so no lock is taken.
-    fn clear_answers(&mut self) {
-        (self.answers.get_mut())
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-
     /// Adds or updates a stored machine, active or not by its `last_seen` at `now`. The store
     /// gives each computer name to one machine: when this one took its name from another (a
     /// new id for a known name, or a known id reporting another machine's name), the store
@@ -202,9 +198,7 @@ impl FleetView {
         }
         let state = catalog.machine_state(&machine.device).state;
         let active = activity(machine.last_seen, now) == Activity::Active;
-        if self.fleet.upsert_with(catalog, &id, state, active) {
-            self.clear_answers();
-        }
+        self.fleet.upsert_with(catalog, &id, state, active);
         if active {
             let lapses = lapses_at(machine.last_seen);
             self.next_aging = Some(self.next_aging.map_or(lapses, |t| t.min(lapses)));
@@ -228,7 +222,6 @@ impl FleetView {
             self.names.remove(&name_key(&old.device.computer_dns_name));
             self.count_tags(&old.device.machine_tags, false);
             self.fleet.remove(id);
-            self.clear_answers();
         }
     }
 
@@ -284,9 +277,6 @@ impl FleetView {
             }
         }
         self.next_aging = next.map(|t| t.max(now + AGE_EVERY));
-        if changed > 0 {
-            self.clear_answers();
-        }
         changed
     }
 

@@ -199,6 +199,14 @@ impl Store for PgStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn each_machine(
+        &self,
+        each: &mut (dyn FnMut(StoredMachine) + Send),
+    ) -> Result<(), StoreError> {
+        machines::each(&self.pool, each).await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn machine_count(&self) -> Result<u64, StoreError> {
         machines::count(&self.pool).await
     }

@@ -169,14 +169,28 @@ pub(crate) async fn find(
 
 /// Every machine, ordered by id.
 pub(crate) async fn all(pool: &PgPool) -> Result<Vec<StoredMachine>, StoreError> {
+    let mut all = Vec::new();
+    each(pool, &mut |m| all.push(m)).await?;
+    Ok(all)
+}
+
+/// Every machine, ordered by id, to `f` as the rows arrive (one statement, streamed).
+pub(crate) async fn each(
+    pool: &PgPool,
+    f: &mut (dyn FnMut(StoredMachine) + Send),
+) -> Result<(), StoreError> {
+    use futures_util::TryStreamExt;
     // COLLATE "C": order by bytes, as SQLite does, whatever the database's collation.
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM machines ORDER BY id COLLATE \"C\""
-    ))
-    .fetch_all(pool)
-    .await
-    .map_err(|e| db("reading machines", e))?;
-    rows.iter().map(machine_from_row).collect()
+    let sql = format!("SELECT {COLUMNS} FROM machines ORDER BY id COLLATE \"C\"");
+    let mut rows = sqlx::query(&sql).fetch(pool);
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|e| db("reading machines", e))?
+    {
+        f(machine_from_row(&row)?);
+    }
+    Ok(())
 }
 
 /// How many machines are stored.

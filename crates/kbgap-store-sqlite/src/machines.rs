@@ -211,11 +211,27 @@ pub(crate) async fn find(
 
 /// Every machine, ordered by id.
 pub(crate) async fn all(pool: &SqlitePool) -> Result<Vec<StoredMachine>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM machines ORDER BY id"))
-        .fetch_all(pool)
+    let mut all = Vec::new();
+    each(pool, &mut |m| all.push(m)).await?;
+    Ok(all)
+}
+
+/// Every machine, ordered by id, to `f` as the rows are read (one statement, streamed).
+pub(crate) async fn each(
+    pool: &SqlitePool,
+    f: &mut (dyn FnMut(StoredMachine) + Send),
+) -> Result<(), StoreError> {
+    use futures_util::TryStreamExt;
+    let sql = format!("SELECT {COLUMNS} FROM machines ORDER BY id");
+    let mut rows = sqlx::query(&sql).fetch(pool);
+    while let Some(row) = rows
+        .try_next()
         .await
-        .map_err(|e| db("reading machines", e))?;
-    rows.iter().map(machine_from_row).collect()
+        .map_err(|e| db("reading machines", e))?
+    {
+        f(machine_from_row(&row)?);
+    }
+    Ok(())
 }
 
 /// How many machines are stored.

@@ -71,6 +71,15 @@ pub trait Store: Send + Sync + 'static {
     /// Every machine, ordered by id.
     async fn machines(&self) -> Result<Vec<StoredMachine>, StoreError>;
 
+    /// Every machine, ordered by id, handed to `each` as it is read. A caller that keeps the
+    /// machines in a form of its own (the fleet view) then never holds the rows, the decoded
+    /// machines and its own form of a whole fleet at once: at a million machines that is the
+    /// difference between a server's resident size and twice it.
+    async fn each_machine(
+        &self,
+        each: &mut (dyn FnMut(StoredMachine) + Send),
+    ) -> Result<(), StoreError>;
+
     /// How many machines are stored.
     async fn machine_count(&self) -> Result<u64, StoreError>;
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::State;
-use kbgap_core::catalog::Catalog;
+use kbgap_core::catalog::{Catalog, KbIx};
 use kbgap_core::engine::fleet::{Group, GroupIx};
 use kbgap_store::StoredMachine;
 use kbgap_store::lifecycle::Activity;
@@ -20,8 +20,8 @@ use super::{machine_not_found, need};
 use crate::auth::{Authorized, perm};
 use crate::dto::HealthStatus;
 use crate::dto::{
-    JsonArray, Machine, MachineVulnerability, ODataCollection, ODataEntity, PublicProductFixDto,
-    RawCollection, Software, Vulnerability, context,
+    FixesTemplate, Machine, MachineVulnerability, ODataCollection, ODataEntity,
+    PublicProductFixDto, RawCollection, Software, Vulnerability, context,
 };
 use crate::error::ApiError;
 use crate::extract::ApiPath;
@@ -62,7 +62,7 @@ pub async fn list(
     let q = query.clone();
     let page = fleet
         .with_view(move |view, cat| {
-            q.apply((view.machines.values()).map(|m| machine_entity(view, cat, m)))
+            q.apply_made(view.machines.values(), |m| machine_entity(view, cat, m))
         })
         .await??;
     Ok(query.collection(context::MACHINES, page))
@@ -102,15 +102,18 @@ pub async fn missing_kbs(
     let value = fleet
         .view(move |view, cat| {
             let (_, group) = find(view, &id)?;
-            view.answer(group.ix, extended, || {
-                let items: Vec<PublicProductFixDto> = (group.evaluation.missing.iter())
+            let template = view.answer(group.ix, extended, || {
+                let missing = &group.evaluation.missing;
+                let items: Vec<PublicProductFixDto> = (missing.iter())
                     .map(|m| machine_fix(cat, view, &group.state, m, extended))
                     .collect();
-                JsonArray::new(&items)
-            })
+                let kbs: Vec<KbIx> = missing.iter().map(|m| m.kb).collect();
+                FixesTemplate::new(items, &kbs)
+            })?;
+            Ok::<_, ApiError>(template.fill(|kb| view.fleet.missed_on(kb)))
         })
         .await??;
-    Ok(query.raw_collection(context::PRODUCT_FIXES, value))
+    Ok(query.raw_collection(context::PRODUCT_FIXES, Arc::new(value)))
 }
 
 /// `GET /api/machines/{id}/software`: the software of the machine's applicable products.

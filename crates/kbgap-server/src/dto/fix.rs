@@ -1,7 +1,12 @@
 //! `PublicProductFixDto`: one missing KB, the element of both getmissingkbs answers.
 
+use std::fmt::Write as _;
+
 use kbgap_core::KbId;
 use serde::{Deserialize, Serialize};
+
+use super::JsonArray;
+use crate::error::ApiError;
 
 /// A KB a machine (or the machines with a software) misses. Fields in `$metadata` order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,9 +81,113 @@ pub struct FixExtension {
     pub cves: Vec<String>,
 }
 
+/// One group's getmissingkbs records, serialized once with the place of every
+/// `machineMissedOn` left open. Everything else in them follows from the group's evaluation and
+/// the catalog, which no report changes; the counts change with nearly every report, so an
+/// answer kept whole would be remade for nearly every request while a fleet reports (at a
+/// million machines, that remaking took most of what reading cost). Filling the counts in is a
+/// copy of the text.
+#[derive(Debug)]
+pub struct FixesTemplate<K> {
+    /// The text before each record's count, and what that count is of.
+    pieces: Vec<(String, K)>,
+    /// The text after the last count (`…}]`, or all of `[]`).
+    tail: String,
+}
+
+/// What a record's count is serialized as while the template is made: no count is negative,
+/// and a key followed by this cannot occur inside a JSON string (its quotes would be escaped).
+const OPEN_COUNT: &str = "\"machineMissedOn\":-9223372036854775808";
+
+impl<K: Copy> FixesTemplate<K> {
+    /// The template of `records`, the count of each being of the matching element of `keys`.
+    pub fn new(mut records: Vec<PublicProductFixDto>, keys: &[K]) -> Result<Self, ApiError> {
+        if records.len() != keys.len() {
+            return Err(ApiError::internal("a template needs one key per record"));
+        }
+        for r in &mut records {
+            r.machine_missed_on = i64::MIN;
+        }
+        let json = serde_json::to_string(&records)
+            .map_err(|e| ApiError::internal(format!("serializing a response: {e}")))?;
+        let mut parts = json.split(OPEN_COUNT);
+        let mut pieces = Vec::with_capacity(keys.len());
+        for key in keys {
+            let before = parts.next().unwrap_or_default();
+            pieces.push((format!("{before}\"machineMissedOn\":"), *key));
+        }
+        let tail = parts.next().unwrap_or_default().to_owned();
+        if parts.next().is_some() {
+            return Err(ApiError::internal("a record held its count twice"));
+        }
+        Ok(Self { pieces, tail })
+    }
+
+    /// The records with each count as `count` says now.
+    pub fn fill(&self, count: impl Fn(K) -> u64) -> JsonArray {
+        let size = self.pieces.iter().map(|(p, _)| p.len() + 20).sum::<usize>() + self.tail.len();
+        let mut json = String::with_capacity(size);
+        for (before, key) in &self.pieces {
+            json.push_str(before);
+            let n = i64::try_from(count(*key)).unwrap_or(i64::MAX);
+            // Writing to a String cannot fail.
+            let _ = write!(json, "{n}");
+        }
+        json.push_str(&self.tail);
+        JsonArray {
+            json,
+            len: self.pieces.len(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Filled in, a template is exactly the records serialized with those counts, for plain
+    /// and extended records, none, and names that spell the key out inside a string.
+    #[test]
+    fn a_filled_template_is_the_records_serialized() {
+        let kb = |n: &str| -> KbId { n.parse().unwrap() };
+        let mut tricky = PublicProductFixDto::new(
+            kb("5034122"),
+            "\"machineMissedOn\":-9223372036854775808 in a title",
+            Some(19045),
+            vec!["windows_10".into()],
+            0,
+            2,
+        );
+        tricky.extended = Some(FixExtension {
+            open_cves_closed: 2,
+            reason: "machineMissedOn".into(),
+            kind: kbgap_core::ServicingKind::CumulativeUpdate,
+            supersedes_missing: vec!["5033372".into()],
+            max_severity: Some("Critical".into()),
+            max_cvss: Some(9.8),
+            exploited_cves: vec![],
+            kev_cves: vec![],
+            kev_due_date: None,
+            cves: vec!["CVE-2024-0001".into()],
+        });
+        let plain = PublicProductFixDto::new(kb("4540673"), "March", None, vec![], 0, 97);
+        let counts = [7u64, 0, u64::MAX];
+        for records in [
+            vec![],
+            vec![plain.clone()],
+            vec![tricky, plain.clone(), plain],
+        ] {
+            let keys: Vec<usize> = (0..records.len()).collect();
+            let template = FixesTemplate::new(records.clone(), &keys).unwrap();
+            let filled = template.fill(|i| counts[i]);
+            let mut expected = records.clone();
+            for (r, n) in expected.iter_mut().zip(counts) {
+                r.machine_missed_on = i64::try_from(n).unwrap_or(i64::MAX);
+            }
+            assert_eq!(filled.json, serde_json::to_string(&expected).unwrap());
+            assert_eq!(filled.len, records.len());
+        }
+    }
 
     #[test]
     fn serializes_in_metadata_order_matching_the_documented_sample() {

@@ -12,7 +12,7 @@ mod software;
 mod vulnerability;
 
 pub use collection::{JsonArray, ODataCollection, ODataEntity, RawCollection, context};
-pub use fix::{FixExtension, PublicProductFixDto};
+pub use fix::{FixExtension, FixesTemplate, PublicProductFixDto};
 pub use machine::{
     DeviceValue, ExposureLevel, HealthStatus, Machine, MachineIpAddress, ManagedBy,
     ManagedByStatus, OnboardingStatus, RiskScore, ServicingStatus, VmMetadata,

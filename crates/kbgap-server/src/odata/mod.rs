@@ -267,6 +267,24 @@ impl ODataQuery {
         Ok(Page::from_parts(page, total, self.skip, size))
     }
 
+    /// [`ODataQuery::apply`] over sources that `make` turns into records, making only the
+    /// records the page holds when there is no filter to decide matches by: a client paging
+    /// through a million machines with `$skip` then costs each page its own records, not the
+    /// fleet's (the source is counted and skipped, never made).
+    pub fn apply_made<S, R: ODataRecord>(
+        &self,
+        sources: impl ExactSizeIterator<Item = S>,
+        make: impl Fn(S) -> R,
+    ) -> Result<Page<R>, ApiError> {
+        if self.filter.is_some() {
+            return self.apply(sources.map(make));
+        }
+        let total = sources.len();
+        let size = self.page_size();
+        let items = sources.skip(self.skip).take(size).map(make).collect();
+        Ok(Page::from_parts(items, total, self.skip, size))
+    }
+
     /// The base URL of the request (localhost when parsed outside a request).
     pub fn base(&self) -> BaseUrl {
         self.base.clone().unwrap_or(BaseUrl {

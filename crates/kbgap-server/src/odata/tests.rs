@@ -326,6 +326,40 @@ fn paging_and_next_links() {
     assert_eq!((page.items.len(), page.next_skip), (15, None));
 }
 
+/// Making records lazily pages exactly as making them all does, and without a filter makes
+/// only the page's records.
+#[test]
+fn made_records_page_like_made_ones() {
+    use std::cell::Cell;
+    let all: Vec<Machine> = (0..7).flat_map(|_| machines()).collect();
+    for qs in [
+        "",
+        "$top=4",
+        "$top=4&$skip=4",
+        "$skip=19",
+        "$skip=30",
+        "$top=0",
+        "$top=5&$skip=2&$count=true",
+        "$top=2&$skip=1&$filter=osBuild%20ne%20null",
+        "$filter=computerDnsName%20eq%20%27SRV-01%27",
+    ] {
+        let q = ODataQuery::parse(Some(qs)).unwrap();
+        let made = Cell::new(0usize);
+        let lazy = q
+            .apply_made(all.iter(), |m| {
+                made.set(made.get() + 1);
+                m.clone()
+            })
+            .unwrap();
+        assert_eq!(lazy, q.apply(all.clone()).unwrap(), "{qs}");
+        if q.filter.is_none() {
+            assert_eq!(made.get(), lazy.items.len(), "{qs}: made beyond the page");
+        } else {
+            assert_eq!(made.get(), all.len(), "{qs}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 

@@ -489,6 +489,11 @@ async fn machine_story(s: &dyn Store) {
         all.windows(2).all(|w| w[0].id < w[1].id),
         "machines are ordered by id"
     );
+    // each_machine(): the same machines, in the same order, streamed.
+    let mut streamed = Vec::new();
+    s.each_machine(&mut |m| streamed.push(m)).await.unwrap();
+    assert!(all.len() > 1, "the story stores several machines");
+    assert_eq!(streamed, all);
 
     // Delete: gone, and a second delete is NotFound.
     s.delete_machine(&dup.id).await.unwrap();

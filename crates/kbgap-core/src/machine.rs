@@ -197,6 +197,16 @@ mod build_string {
 }
 
 impl Device {
+    /// Gives back the spare capacity of its lists. A list read from JSON keeps the room it grew
+    /// to (four elements for one), and a server keeps a device per machine in memory: at a
+    /// million machines the spare room of `products` and `software` alone was 280 MB.
+    pub fn shrink_to_fit(&mut self) {
+        self.products.shrink_to_fit();
+        self.software.shrink_to_fit();
+        self.warnings.shrink_to_fit();
+        self.machine_tags.shrink_to_fit();
+    }
+
     /// The branch the machine's OS is on (`10.0.19045`), when known.
     pub fn branch(&self) -> Option<Branch> {
         self.os_version.map(|v| Branch {

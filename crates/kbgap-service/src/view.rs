@@ -14,6 +14,7 @@ use std::sync::{MutexGuard, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use imbl::shared_ptr::DefaultSharedPtr;
+use kbgap_core::MachineId;
 use kbgap_core::catalog::Catalog;
 use kbgap_core::engine::Exposure;
 use kbgap_core::engine::fleet::{Fleet, GroupIx};
@@ -30,8 +31,9 @@ pub(crate) const AGE_EVERY: TimeDelta = TimeDelta::minutes(1);
 /// persistent, so every snapshot shares the machines it did not change.
 pub type Machines = imbl::OrdMap<String, Arc<StoredMachine>>;
 
-/// Computer name key → id (persistent like [`Machines`]).
-type Names = imbl::GenericHashMap<String, String, FxBuildHasher, DefaultSharedPtr>;
+/// Computer name key → id, packed ([`MachineId::to_bytes`]: no string per machine), persistent
+/// like [`Machines`].
+type Names = imbl::GenericHashMap<String, [u8; 20], FxBuildHasher, DefaultSharedPtr>;
 
 /// Tag key ([`crate::tags::key`]) → the tag as first reported and how many stored machines
 /// carry it: the dashboard's tag choices without a walk over the machines.
@@ -144,7 +146,8 @@ impl FleetView {
     pub fn find(&self, id_or_name: &str) -> Option<&StoredMachine> {
         let id = id_or_name.trim().to_ascii_lowercase();
         let found = self.machines.get(&id).or_else(|| {
-            (self.names.get(&name_key(id_or_name))).and_then(|id| self.machines.get(id))
+            (self.names.get(&name_key(id_or_name)))
+                .and_then(|id| self.machines.get(MachineId::from_bytes(*id).as_str()))
         });
         found.map(|m| &**m)
     }
@@ -187,14 +190,11 @@ impl FleetView {
         now: DateTime<Utc>,
     ) {
         let id = machine.id.as_str().to_ascii_lowercase();
+        let packed = machine.id.to_bytes();
         let key = name_key(&machine.device.computer_dns_name);
-        if let Some(holder) = self
-            .names
-            .get(&key)
-            .filter(|holder| **holder != id)
-            .cloned()
-        {
-            self.remove(&holder);
+        if let Some(holder) = self.names.get(&key).filter(|holder| **holder != packed) {
+            let holder = MachineId::from_bytes(*holder);
+            self.remove(holder.as_str());
         }
         let state = catalog.machine_state(&machine.device).state;
         let active = activity(machine.last_seen, now) == Activity::Active;
@@ -210,8 +210,8 @@ impl FleetView {
             self.count_tags(&old.device.machine_tags, false);
         }
         self.count_tags(&machine.device.machine_tags, true);
-        if self.names.get(&key) != Some(&id) {
-            self.names.insert(key, id.clone());
+        if self.names.get(&key) != Some(&packed) {
+            self.names.insert(key, packed);
         }
         self.machines.insert(id, machine);
     }

@@ -119,13 +119,39 @@ pub fn encode_device(device: &kbgap_core::Device) -> Result<String, StoreError> 
 
 /// A stored device's JSON, read back.
 pub fn decode_device(id: &str, json: &str) -> Result<kbgap_core::Device, StoreError> {
-    serde_json::from_str(json)
-        .map_err(|e| StoreError::corrupt(format!("machine {id}"), format!("device JSON: {e}")))
+    let mut device: kbgap_core::Device = serde_json::from_str(json)
+        .map_err(|e| StoreError::corrupt(format!("machine {id}"), format!("device JSON: {e}")))?;
+    // Stored machines are kept in memory by the million (the fleet view).
+    device.shrink_to_fit();
+    Ok(device)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A device read back holds no spare room in its lists (JSON grows one to four elements).
+    #[test]
+    fn decoded_devices_keep_no_spare_capacity() {
+        let device = kbgap_core::Device {
+            computer_dns_name: "host".into(),
+            products: vec!["Windows 10 Version 22H2 for x64-based Systems".into()],
+            software: vec![kbgap_core::InstalledSoftware {
+                vendor: "Microsoft Corporation".into(),
+                name: "Microsoft .NET Framework 4.8.1".into(),
+                version: Some("4.8.09032".into()),
+            }],
+            warnings: vec!["w".into()],
+            machine_tags: vec!["prod".into()],
+            ..Default::default()
+        };
+        let back = decode_device("m", &encode_device(&device).unwrap()).unwrap();
+        assert_eq!(back, device);
+        assert_eq!(back.products.capacity(), 1);
+        assert_eq!(back.software.capacity(), 1);
+        assert_eq!(back.warnings.capacity(), 1);
+        assert_eq!(back.machine_tags.capacity(), 1);
+    }
     use kbgap_core::{DocumentInfo, Revision};
 
     fn doc(id: &str) -> Document {

@@ -6,24 +6,19 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta};
+use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
-use kbgap_core::{Device, OsVersion};
 use kbgap_service::FleetService;
 use kbgap_service::clock::ManualClock;
 use kbgap_service::queries::counts::fleet_counts;
 use kbgap_store::Store;
 use kbgap_store::lifecycle::Activity;
 
+mod common;
+
+/// A 10.0.19045 machine.
 fn device(name: &str) -> Device {
-    Device {
-        computer_dns_name: name.into(),
-        os_version: Some(OsVersion {
-            major: 10,
-            minor: 0,
-            build: 19045,
-        }),
-        ..Device::default()
-    }
+    common::device(name, 19045)
 }
 
 /// (assessed, active) as the posture counts them, and each machine's activity by name.

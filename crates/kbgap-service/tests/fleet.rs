@@ -5,21 +5,17 @@
 use std::sync::Arc;
 
 use kbgap_core::catalog::Catalog;
-use kbgap_core::{Device, MachineId, OsVersion};
+use kbgap_core::{Device, MachineId};
 use kbgap_service::FleetService;
 use kbgap_store::Store;
 
+mod common;
+
+/// A 10.0.19045 machine, with the report's own id when given.
 fn device(id: Option<&str>, name: &str) -> Device {
     Device {
         id: id.map(|i| i.parse::<MachineId>().unwrap()),
-        computer_dns_name: name.into(),
-        os_name: Some("Microsoft Windows 10 Enterprise".into()),
-        os_version: Some(OsVersion {
-            major: 10,
-            minor: 0,
-            build: 19045,
-        }),
-        ..Device::default()
+        ..common::device(name, 19045)
     }
 }
 

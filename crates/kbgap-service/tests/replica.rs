@@ -8,22 +8,11 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 use kbgap_core::catalog::Catalog;
-use kbgap_core::{Device, OsVersion};
 use kbgap_service::FleetService;
 use kbgap_store::{Store, StoredMachine};
 
-fn device(name: &str, build: u32) -> Device {
-    Device {
-        computer_dns_name: name.into(),
-        os_name: Some("Microsoft Windows 10 Enterprise".into()),
-        os_version: Some(OsVersion {
-            major: 10,
-            minor: 0,
-            build,
-        }),
-        ..Device::default()
-    }
-}
+mod common;
+use common::device;
 
 async fn replica(store: &Arc<dyn Store>) -> Arc<FleetService> {
     let fleet = FleetService::load(store.clone(), Arc::new(Catalog::compile(&[])))

@@ -7,24 +7,19 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
-use kbgap_core::{Device, OsVersion};
 use kbgap_service::FleetService;
 use kbgap_store::Store;
 
 /// What a request may wait for the view: far less than a long reader holds it.
 const PROMPT: Duration = Duration::from_secs(1);
 
+mod common;
+
+/// A 10.0.19045 machine.
 fn device(name: &str) -> Device {
-    Device {
-        computer_dns_name: name.into(),
-        os_version: Some(OsVersion {
-            major: 10,
-            minor: 0,
-            build: 19045,
-        }),
-        ..Device::default()
-    }
+    common::device(name, 19045)
 }
 
 async fn service() -> (tempfile::TempDir, Arc<FleetService>) {

@@ -30,6 +30,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::{db, scrub};
+pub use crate::machines::ANALYZE_AFTER_ROWS;
 pub use crate::scratch::ScratchDatabase;
 
 /// The migrations of this backend, embedded at compile time.

@@ -195,11 +195,6 @@ impl Store for PgStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn machines(&self) -> Result<Vec<StoredMachine>, StoreError> {
-        machines::all(&self.pool).await
-    }
-
-    #[tracing::instrument(skip_all)]
     async fn each_machine(
         &self,
         each: &mut (dyn FnMut(StoredMachine) + Send),

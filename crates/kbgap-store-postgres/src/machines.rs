@@ -190,13 +190,6 @@ pub(crate) async fn find(
     row.as_ref().map(machine_from_row).transpose()
 }
 
-/// Every machine, ordered by id.
-pub(crate) async fn all(pool: &PgPool) -> Result<Vec<StoredMachine>, StoreError> {
-    let mut all = Vec::new();
-    each(pool, &mut |m| all.push(m)).await?;
-    Ok(all)
-}
-
 /// Every machine, ordered by id, to `f` as the rows arrive (one statement, streamed).
 pub(crate) async fn each(
     pool: &PgPool,

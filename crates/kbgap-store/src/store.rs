@@ -69,7 +69,11 @@ pub trait Store: Send + Sync + 'static {
     async fn machine(&self, id_or_name: &str) -> Result<Option<StoredMachine>, StoreError>;
 
     /// Every machine, ordered by id.
-    async fn machines(&self) -> Result<Vec<StoredMachine>, StoreError>;
+    async fn machines(&self) -> Result<Vec<StoredMachine>, StoreError> {
+        let mut all = Vec::new();
+        self.each_machine(&mut |m| all.push(m)).await?;
+        Ok(all)
+    }
 
     /// Every machine, ordered by id, handed to `each` as it is read. A caller that keeps the
     /// machines in a form of its own (the fleet view) then never holds the rows, the decoded

@@ -4,7 +4,7 @@
 # and its RSS, ingest throughput with two replicas sharing the load, and machine getmissingkbs
 # latency on each replica during that ingest. Load comes from wrk (Debian's `wrk` package).
 #
-# Usage: [POST_CONNS=32] [READ_CONNS=8] [READ_RATE=0] [BENCH_DB=name] bench/replicas.sh [MACHINES] [SECONDS]
+# Usage: [KBGAP_BIN=path] [POST_CONNS=32] [READ_CONNS=8] [READ_RATE=0] [BENCH_DB=name] bench/replicas.sh [MACHINES] [SECONDS]
 #   (defaults 100000 machines, 20 s; needs a release build). BENCH_DB keeps the database
 #   between runs (imported once, never dropped) for repeated runs on one fleet. READ_RATE
 #   paces the readers to that many getmissingkbs requests a second per replica (0: flat out,
@@ -19,7 +19,7 @@ secs="${2:-20}"
 post_conns="${POST_CONNS:-32}"
 read_conns="${READ_CONNS:-8}"
 read_rate="${READ_RATE:-0}"
-bin=target/release/kbgap
+bin="${KBGAP_BIN:-target/release/kbgap}"
 base_url="${KBGAP_TEST_DATABASE_URL:?set KBGAP_TEST_DATABASE_URL (a role with CREATEDB)}"
 for tool in wrk psql python3; do
     command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 2; }

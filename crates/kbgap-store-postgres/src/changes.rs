@@ -27,47 +27,98 @@ pub(crate) async fn seq(pool: &PgPool) -> Result<i64, StoreError> {
         .ok_or_else(|| StoreError::corrupt("machine changes", "the counter row is missing"))
 }
 
-/// What changed after `since`, in one repeatable-read snapshot.
+/// What changed after `since`, as of one snapshot. Replicas read after nearly every commit,
+/// so the common case is one statement (one round trip, its own snapshot): the counter, the
+/// rows written and the tombstones, told apart by `kind`. Only a reader too far behind (or
+/// ahead, after a restore) reads every machine instead, in a transaction of its own.
 pub(crate) async fn since(
     pool: &PgPool,
     since: i64,
     skip: Option<Skip>,
 ) -> Result<MachineChanges, StoreError> {
     let context = "reading machine changes";
-    let mut tx = pool.begin().await.map_err(|e| db(context, e))?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| db(context, e))?;
-    let (seq, pruned): (i64, i64) =
-        sqlx::query_as("SELECT seq, pruned_through FROM machine_changes WHERE singleton")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| db(context, e))?;
-    if since == seq {
-        return Ok(MachineChanges {
-            seq,
-            ..MachineChanges::default()
-        });
-    }
-    let full = since < pruned || since > seq;
-    let (from, skip) = if full {
-        (i64::MIN, None)
-    } else {
-        (since, skip)
-    };
     let skip = skip.unwrap_or(Skip {
         after: 0,
         through: 0,
     });
+    let rows = sqlx::query(&change_read_sql())
+        .bind(since)
+        .bind(skip.after)
+        .bind(skip.through)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| db(context, e))?;
+    let Some((counter, rows)) = rows.split_first() else {
+        return Err(StoreError::corrupt(
+            "machine changes",
+            "the counter row is missing",
+        ));
+    };
+    let seq: i64 = counter.try_get("n").map_err(|e| db(context, e))?;
+    let full: bool = counter.try_get("full").map_err(|e| db(context, e))?;
+    if full {
+        return everything(pool).await;
+    }
+    let mut changes = MachineChanges {
+        seq,
+        ..MachineChanges::default()
+    };
+    for row in rows {
+        let kind: i32 = row.try_get("kind").map_err(|e| db(context, e))?;
+        let n: i64 = row.try_get("n").map_err(|e| db(context, e))?;
+        if kind == KIND_STORED {
+            changes.changed.push((n, machine_from_row(row)?));
+        } else {
+            let id: String = row.try_get("id").map_err(|e| db(context, e))?;
+            changes.deleted.push((n, machines::stored_id(&id)?));
+        }
+    }
+    Ok(changes)
+}
+
+/// The change read: `$1` the reader's number, and the numbers in (`$2`, `$3`] left out (the
+/// reader's own commit). Public so that a test can check its plan.
+pub fn change_read_sql() -> String {
+    format!(
+        "WITH c AS (
+       SELECT seq, ($1 < pruned_through OR $1 > seq) AS full
+       FROM machine_changes WHERE singleton)
+     SELECT {KIND_COUNTER} AS kind, c.seq AS n, c.full, NULL::text COLLATE \"C\" AS id,
+            NULL::text AS device, NULL::timestamptz AS first_seen, NULL::timestamptz AS last_seen
+     FROM c
+     UNION ALL
+     SELECT {KIND_STORED}, m.updated_seq, NULL, m.id COLLATE \"C\", m.device::text,
+            m.first_seen, m.last_seen
+     FROM c JOIN machines m ON m.updated_seq > $1
+     WHERE NOT c.full AND NOT (m.updated_seq > $2 AND m.updated_seq <= $3)
+     UNION ALL
+     SELECT {KIND_DELETED}, d.seq, NULL, d.id COLLATE \"C\", NULL, NULL, NULL
+     FROM c JOIN machine_deletions d ON d.seq > $1
+     WHERE NOT c.full AND NOT (d.seq > $2 AND d.seq <= $3)
+     ORDER BY kind, n, id"
+    )
+}
+
+/// What a row of the change read is (its `kind` column).
+const KIND_COUNTER: i32 = 0;
+const KIND_STORED: i32 = 1;
+const KIND_DELETED: i32 = 2;
+
+/// Every stored machine and the counter, in one repeatable-read snapshot: the answer to a
+/// reader whose number the tombstones no longer cover.
+async fn everything(pool: &PgPool) -> Result<MachineChanges, StoreError> {
+    let context = "reading every machine for a reader behind the kept changes";
+    let mut tx = (pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await)
+        .map_err(|e| db(context, e))?;
+    let seq: i64 = sqlx::query_scalar("SELECT seq FROM machine_changes WHERE singleton")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| db(context, e))?;
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS}, updated_seq FROM machines
-         WHERE updated_seq > $1 AND NOT (updated_seq > $2 AND updated_seq <= $3)
-         ORDER BY updated_seq, id COLLATE \"C\""
+        "SELECT {COLUMNS}, updated_seq FROM machines ORDER BY updated_seq, id COLLATE \"C\""
     ))
-    .bind(from)
-    .bind(skip.after)
-    .bind(skip.through)
     .fetch_all(&mut *tx)
     .await
     .map_err(|e| db(context, e))?;
@@ -77,29 +128,12 @@ pub(crate) async fn since(
             Ok((n, machine_from_row(row)?))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let deleted = if full {
-        Vec::new()
-    } else {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, seq FROM machine_deletions
-             WHERE seq > $1 AND NOT (seq > $2 AND seq <= $3) ORDER BY seq",
-        )
-        .bind(from)
-        .bind(skip.after)
-        .bind(skip.through)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| db(context, e))?;
-        (rows.into_iter())
-            .map(|(id, n)| Ok((n, machines::stored_id(&id)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?
-    };
     tx.commit().await.map_err(|e| db(context, e))?;
     Ok(MachineChanges {
         seq,
         changed,
-        deleted,
-        full,
+        deleted: Vec::new(),
+        full: true,
     })
 }
 

@@ -29,6 +29,7 @@ use kbgap_store::{ImportOutcome, Store, StoreError, StoredMachine, redact_url};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+pub use crate::changes::change_read_sql;
 use crate::error::{db, scrub};
 pub use crate::machines::ANALYZE_AFTER_ROWS;
 pub use crate::scratch::ScratchDatabase;

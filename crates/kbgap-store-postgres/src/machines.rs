@@ -241,14 +241,10 @@ async fn locked(
     pool: &PgPool,
     context: &str,
 ) -> Result<Transaction<'static, Postgres>, StoreError> {
-    let mut tx = pool.begin().await.map_err(|e| db(context, e))?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(MACHINES_LOCK)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| db(context, e))?;
-    this_seq(&mut tx, context).await?;
-    Ok(tx)
+    // One round trip: group commit runs this for every batch.
+    let begin =
+        format!("BEGIN; SELECT pg_advisory_xact_lock({MACHINES_LOCK}); SELECT kbgap_machine_seq()");
+    pool.begin_with(begin).await.map_err(|e| db(context, e))
 }
 
 /// The change number of this transaction (taken on first use).

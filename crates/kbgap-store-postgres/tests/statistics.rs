@@ -6,7 +6,7 @@
 use chrono::Utc;
 use kbgap_store::Store;
 use kbgap_store::testing::synth;
-use kbgap_store_postgres::{ANALYZE_AFTER_ROWS, PgStore, ScratchDatabase};
+use kbgap_store_postgres::{ANALYZE_AFTER_ROWS, PgStore, ScratchDatabase, change_read_sql};
 
 /// The planner's row count for the machines table: -1 until it was first analyzed.
 async fn planned_rows(pool: &sqlx::PgPool) -> f32 {
@@ -16,15 +16,15 @@ async fn planned_rows(pool: &sqlx::PgPool) -> f32 {
         .unwrap()
 }
 
-/// The plan of the change read for changes after `seq`.
+/// The plan of the change read (the store's own statement) for changes after `seq`.
 async fn change_read_plan(pool: &sqlx::PgPool, seq: i64) -> String {
-    let lines: Vec<String> = sqlx::query_scalar(&format!(
-        "EXPLAIN SELECT id, device::text FROM machines
-         WHERE updated_seq > {seq} ORDER BY updated_seq, id COLLATE \"C\""
-    ))
-    .fetch_all(pool)
-    .await
-    .unwrap();
+    let lines: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {}", change_read_sql()))
+        .bind(seq)
+        .bind(0_i64)
+        .bind(0_i64)
+        .fetch_all(pool)
+        .await
+        .unwrap();
     lines.join("\n")
 }
 
@@ -58,7 +58,8 @@ async fn bulk_writes_leave_statistics_for_the_change_read() {
     assert!(rows >= ANALYZE_AFTER_ROWS as f32, "planner rows {rows}");
     let plan = change_read_plan(&raw, commit.seq).await;
     assert!(plan.contains("machines_updated_seq"), "{plan}");
-    assert!(!plan.contains("Seq Scan"), "{plan}");
+    // The one-row counter may be scanned; the machines never are.
+    assert!(!plan.contains("Seq Scan on machines "), "{plan}");
 
     raw.close().await;
     store.close().await;

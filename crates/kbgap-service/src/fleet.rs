@@ -207,7 +207,7 @@ impl FleetService {
             let mut removed = Vec::new();
             for change in base.machines.diff(&current.machines) {
                 match change {
-                    imbl::ordmap::DiffItem::Remove(id, _) => removed.push(id.clone()),
+                    imbl::ordmap::DiffItem::Remove(_, m) => removed.push(m.id.clone()),
                     imbl::ordmap::DiffItem::Add(_, m)
                     | imbl::ordmap::DiffItem::Update { new: (_, m), .. } => {
                         fresh.insert(&catalog, Arc::clone(m), now);
@@ -215,7 +215,7 @@ impl FleetService {
                 }
             }
             for id in &removed {
-                fresh.remove(id);
+                fresh.remove(id.as_str());
             }
             fresh.seq = current.seq;
             this.publish(&writer, fresh)
@@ -431,8 +431,5 @@ impl FleetService {
 
 /// Each reported machine's group before the view takes the reports in, for the webhook.
 fn exposure_before(view: &FleetView, stored: &[StoredMachine]) -> crate::webhook::events::Before {
-    let ids: Vec<String> = (stored.iter())
-        .map(|m| m.id.as_str().to_ascii_lowercase())
-        .collect();
-    crate::webhook::events::before_ingest(view, ids.iter().map(String::as_str))
+    crate::webhook::events::before_ingest(view, stored.iter().map(|m| m.id.as_str()))
 }

@@ -168,7 +168,7 @@ fn ordered(
     deleted: Vec<(i64, kbgap_core::MachineId)>,
 ) -> Vec<(i64, Change)> {
     let mut all: Vec<(i64, Change)> = (deleted.into_iter())
-        .map(|(n, id)| (n, Change::Removed(id.as_str().to_ascii_lowercase())))
+        .map(|(n, id)| (n, Change::Removed(id.as_str().to_owned())))
         .chain(
             changed
                 .into_iter()
@@ -194,8 +194,7 @@ fn apply_one(
             (false, had)
         }
         Change::Stored(m) => {
-            let key = m.id.as_str().to_ascii_lowercase();
-            if view.machines.get(&key).map(|v| &**v) == Some(&*m) {
+            if view.machines.get(m.id.as_str()).map(|v| &**v) == Some(&*m) {
                 return (false, false);
             }
             view.insert(cat, Arc::new(*m), now);
@@ -206,15 +205,15 @@ fn apply_one(
 
 /// Removes every machine of the view that a full read does not hold; gives back how many.
 fn drop_absent(view: &mut FleetView, changes: &[(i64, Change)]) -> usize {
-    let keep: std::collections::HashSet<String> = (changes.iter())
+    let keep: std::collections::HashSet<&str> = (changes.iter())
         .filter_map(|(_, c)| match c {
-            Change::Stored(m) => Some(m.id.as_str().to_ascii_lowercase()),
+            Change::Stored(m) => Some(m.id.as_str()),
             Change::Removed(_) => None,
         })
         .collect();
     let gone: Vec<String> = (view.machines.keys())
-        .filter(|id| !keep.contains(*id))
-        .cloned()
+        .filter(|id| !keep.contains(id))
+        .map(str::to_owned)
         .collect();
     for id in &gone {
         view.remove(id);

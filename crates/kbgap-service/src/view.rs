@@ -27,9 +27,9 @@ use rustc_hash::FxBuildHasher;
 /// of its 30 days, and a fleet whose machines lapse one by one costs a pass a minute at most.
 pub(crate) const AGE_EVERY: TimeDelta = TimeDelta::minutes(1);
 
-/// Stored machines by lowercase 40-hex id: ordered, so listings page deterministically, and
-/// persistent, so every snapshot shares the machines it did not change.
-pub type Machines = imbl::OrdMap<String, Arc<StoredMachine>>;
+mod machines;
+
+pub use machines::Machines;
 
 /// Computer name key → id, packed ([`MachineId::to_bytes`]: no string per machine), persistent
 /// like [`Machines`].
@@ -59,7 +59,7 @@ pub struct FleetView {
     pub(crate) seq: i64,
     /// Machines grouped by state, with per-KB counts.
     pub fleet: Fleet,
-    /// Stored machines by lowercase 40-hex id.
+    /// Stored machines by id.
     pub machines: Machines,
     /// Computer name key ([`name_key`], the store's) → id, for lookups by name.
     names: Names,
@@ -102,7 +102,7 @@ impl FleetView {
             generation,
             seq: 0,
             fleet: Fleet::default(),
-            machines: Machines::new(),
+            machines: Machines::default(),
             names: Names::default(),
             tags: Tags::default(),
             answers: Arc::default(),
@@ -123,8 +123,7 @@ impl FleetView {
     /// Whether a stored machine counts in the fleet (Defender's 30-day rule, as of the view's
     /// last aging); inactive machines are listed but left out of every count.
     pub fn activity(&self, machine: &StoredMachine) -> Activity {
-        let key = machine.id.as_str().to_ascii_lowercase();
-        match self.fleet.is_active(&key) {
+        match self.fleet.is_active(machine.id.as_str()) {
             Some(false) => Activity::Inactive,
             _ => Activity::Active,
         }
@@ -137,15 +136,13 @@ impl FleetView {
 
     /// What a stored machine's open CVEs risk, from its group's evaluation.
     pub fn exposure(&self, cat: &Catalog, machine: &StoredMachine) -> Option<Exposure> {
-        let key = machine.id.as_str().to_ascii_lowercase();
-        self.fleet.group_of(&key).map(|g| *g.exposure(cat))
+        (self.fleet.group_of(machine.id.as_str())).map(|g| *g.exposure(cat))
     }
 
     /// A machine by id (any case) or computer name, compared as the store compares them
     /// ([`name_key`]: trimmed, lower-cased in full Unicode).
     pub fn find(&self, id_or_name: &str) -> Option<&StoredMachine> {
-        let id = id_or_name.trim().to_ascii_lowercase();
-        let found = self.machines.get(&id).or_else(|| {
+        let found = self.machines.get(id_or_name.trim()).or_else(|| {
             (self.names.get(&name_key(id_or_name)))
                 .and_then(|id| self.machines.get(MachineId::from_bytes(*id).as_str()))
         });
@@ -189,7 +186,7 @@ impl FleetView {
         machine: Arc<StoredMachine>,
         now: DateTime<Utc>,
     ) {
-        let id = machine.id.as_str().to_ascii_lowercase();
+        let id = machine.id.as_str();
         let packed = machine.id.to_bytes();
         let key = name_key(&machine.device.computer_dns_name);
         if let Some(holder) = self.names.get(&key).filter(|holder| **holder != packed) {
@@ -198,12 +195,12 @@ impl FleetView {
         }
         let state = catalog.machine_state(&machine.device).state;
         let active = activity(machine.last_seen, now) == Activity::Active;
-        self.fleet.upsert_with(catalog, &id, state, active);
+        self.fleet.upsert_with(catalog, id, state, active);
         if active {
             let lapses = lapses_at(machine.last_seen);
             self.next_aging = Some(self.next_aging.map_or(lapses, |t| t.min(lapses)));
         }
-        if let Some(old) = self.machines.get(&id).cloned() {
+        if let Some(old) = self.machines.insert(Arc::clone(&machine)) {
             if old.device.computer_dns_name != machine.device.computer_dns_name {
                 self.names.remove(&name_key(&old.device.computer_dns_name));
             }
@@ -213,15 +210,14 @@ impl FleetView {
         if self.names.get(&key) != Some(&packed) {
             self.names.insert(key, packed);
         }
-        self.machines.insert(id, machine);
     }
 
-    /// Forgets a machine (by lowercase id); unknown ids are ignored.
+    /// Forgets a machine (by id, in any case); unknown ids are ignored.
     pub fn remove(&mut self, id: &str) {
         if let Some(old) = self.machines.remove(id) {
             self.names.remove(&name_key(&old.device.computer_dns_name));
             self.count_tags(&old.device.machine_tags, false);
-            self.fleet.remove(id);
+            self.fleet.remove(old.id.as_str());
         }
     }
 
@@ -266,7 +262,7 @@ impl FleetView {
     pub(crate) fn age(&mut self, now: DateTime<Utc>) -> usize {
         let mut changed = 0;
         let mut next: Option<DateTime<Utc>> = None;
-        for (id, m) in &self.machines {
+        for (id, m) in self.machines.iter() {
             let active = activity(m.last_seen, now) == Activity::Active;
             if self.fleet.set_active(id, active) {
                 changed += 1;

@@ -36,7 +36,7 @@ fn find<'v>(view: &'v FleetView, id: &str) -> Result<(&'v StoredMachine, &'v Gro
     let machine = view.find(id).ok_or_else(|| machine_not_found(id))?;
     let group = view
         .fleet
-        .group_of(&machine.id.as_str().to_ascii_lowercase())
+        .group_of(machine.id.as_str())
         .ok_or_else(|| machine_not_found(id))?;
     Ok((machine, group))
 }

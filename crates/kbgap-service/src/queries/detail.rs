@@ -78,8 +78,7 @@ fn cve_row(cat: &Catalog, v: VulnIx, products: &[ProductIx]) -> CveRow {
 /// A machine by id or computer name, with its evaluation.
 pub fn machine_detail(cat: &Catalog, view: &FleetView, id_or_name: &str) -> Option<MachineView> {
     let m = view.find(id_or_name)?;
-    let key = m.id.as_str().to_ascii_lowercase();
-    let g = view.fleet.group_of(&key)?;
+    let g = view.fleet.group_of(m.id.as_str())?;
     let d = &m.device;
     let mut missing = MissingKbEntry::all(cat, &g.state, &g.evaluation, true);
     for (e, mk) in missing.iter_mut().zip(&g.evaluation.missing) {

@@ -36,7 +36,7 @@ pub fn ingest_health(
     let cutoff = now - Duration::days(STALE_AFTER_DAYS);
     let mut summaries = Summaries::default();
     let (mut stale, mut end_of_support) = (Vec::new(), Vec::new());
-    for (key, m) in &view.machines {
+    for (key, m) in view.machines.iter() {
         let is_stale = m.last_seen < cutoff;
         let eos = m.device.end_of_support.is_some();
         if !(is_stale || eos) {

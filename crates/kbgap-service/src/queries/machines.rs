@@ -125,7 +125,7 @@ pub fn machine_rows(
     let name = filter.name.as_deref().map(|n| n.trim().to_lowercase());
     let mut summaries = Summaries::default();
     let mut out = Vec::new();
-    for (key, m) in &view.machines {
+    for (key, m) in view.machines.iter() {
         let Some(g) = view.fleet.group_of(key) else {
             continue;
         };
@@ -174,7 +174,7 @@ pub fn machines_missing(
     }
     let mut summaries = Summaries::default();
     let mut out = Vec::new();
-    for (key, m) in &view.machines {
+    for (key, m) in view.machines.iter() {
         let Some(g) = view.fleet.group_of(key) else {
             continue;
         };

@@ -57,7 +57,7 @@ impl Scope {
                 .collect();
         }
         let mut counts: Vec<u64> = Vec::new();
-        for (key, m) in &view.machines {
+        for (key, m) in view.machines.iter() {
             // Inactive machines (Defender's 30 days) are in no count, as without a filter.
             if !self.keeps_machine(m, now) || view.fleet.is_active(key) == Some(false) {
                 continue;

@@ -110,7 +110,7 @@ pub fn new_missing_kbs(view: &FleetView, cat: &Catalog, before: &HashSet<KbId>) 
         return Vec::new();
     }
     let mut tallies: BTreeMap<KbIx, Tally> = BTreeMap::new();
-    for (id, machine) in &view.machines {
+    for (id, machine) in view.machines.iter() {
         let Some(group) = view.fleet.group_of(id) else {
             continue;
         };
@@ -125,7 +125,7 @@ pub fn new_missing_kbs(view: &FleetView, cat: &Catalog, before: &HashSet<KbId>) 
             *t.kinds.entry(m.kind).or_default() += 1;
             if t.machines.len() < MACHINES_PER_KB {
                 t.machines.push(MachineRef {
-                    id: id.clone(),
+                    id: id.to_owned(),
                     computer_dns_name: machine.device.computer_dns_name.clone(),
                 });
             }

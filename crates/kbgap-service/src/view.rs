@@ -143,8 +143,7 @@ impl FleetView {
     /// ([`name_key`]: trimmed, lower-cased in full Unicode).
     pub fn find(&self, id_or_name: &str) -> Option<&StoredMachine> {
         let found = self.machines.get(id_or_name.trim()).or_else(|| {
-            (self.names.get(&name_key(id_or_name)))
-                .and_then(|id| self.machines.get(MachineId::from_bytes(*id).as_str()))
+            (self.names.get(&name_key(id_or_name))).and_then(|id| self.machines.get_packed(id))
         });
         found.map(|m| &**m)
     }

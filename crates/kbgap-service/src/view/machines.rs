@@ -25,6 +25,11 @@ impl Machines {
         self.0.get(&key(id)?)
     }
 
+    /// The machine kept under this packed id (the name index holds ids packed).
+    pub(crate) fn get_packed(&self, id: &Key) -> Option<&Arc<StoredMachine>> {
+        self.0.get(id)
+    }
+
     /// Whether a machine with this id (any case) is held.
     pub fn contains_key(&self, id: &str) -> bool {
         self.get(id).is_some()

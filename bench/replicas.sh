@@ -63,7 +63,10 @@ start_replica() { # NAME PORT
     "$bin" --data-dir "$dir" --db "$db" serve --listen "127.0.0.1:$2" --sync-interval off \
         --rate-per-minute 100000000 --rate-per-hour 1000000000 2>"$work/$1.log" &
     pids+=($!)
-    until grep -q "listening on" "$work/$1.log"; do sleep 0.05; done
+    until grep -qs "listening on" "$work/$1.log"; do
+        kill -0 "$!" 2>/dev/null || { echo "replica $1 exited:" >&2; tail -3 "$work/$1.log" >&2; exit 1; }
+        sleep 0.05
+    done
     echo "replica $1: serving $n machines $(python3 -c "print(f'{$(date +%s.%N) - $t0:.1f}')") s after start, RSS $(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/$!/status)"
 }
 echo "== fresh replicas start (empty data dir: catalog compiled, machines loaded and evaluated)"

@@ -22,14 +22,15 @@
 
 use std::fmt;
 use std::sync::Mutex as SyncMutex;
-use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, MutexGuard, PoisonError, TryLockError};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, MutexGuard, PoisonError, TryLockError, Weak};
 
 use arc_swap::ArcSwap;
 use kbgap_core::Device;
 use kbgap_core::catalog::Catalog;
+use kbgap_store::changes::MachineCommit;
 use kbgap_store::{Store, StoreError, StoredMachine};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::ServiceError;
 use crate::clock::{Clock, SystemClock};
@@ -52,6 +53,9 @@ pub struct FleetService {
     webhook: std::sync::OnceLock<crate::webhook::Webhook>,
     /// Reports refused recently (recorded by the adapters that refuse them).
     refusals: Refusals,
+    /// The ingest pipeline's second stage: commits on their way into the view (see
+    /// [`FleetService::ingest`]).
+    applier: std::sync::OnceLock<mpsc::UnboundedSender<Committed>>,
     /// Taken by whoever applies machine changes to the view (this server's commits, changes
     /// read from the store), so they apply in the store's order (see `replica.rs`).
     pub(crate) turn: tokio::sync::Mutex<()>,
@@ -74,8 +78,11 @@ struct Queue {
 /// One request's reports and where to send what became of them.
 struct Pending {
     devices: Vec<Device>,
-    reply: oneshot::Sender<Result<Vec<StoredMachine>, ServiceError>>,
+    reply: Reply,
 }
+
+/// Where a request's answer goes.
+type Reply = oneshot::Sender<Result<Vec<StoredMachine>, ServiceError>>;
 
 impl fmt::Debug for FleetService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -119,6 +126,7 @@ impl FleetService {
             pending: SyncMutex::new(Queue::default()),
             webhook: std::sync::OnceLock::new(),
             refusals: Refusals::default(),
+            applier: std::sync::OnceLock::new(),
             turn: tokio::sync::Mutex::new(()),
             committed: AtomicI64::new(seq),
             applied: AtomicI64::new(seq),
@@ -324,6 +332,12 @@ impl FleetService {
     /// commit instead of waiting for one each. A batch the store refuses is retried one request
     /// at a time, so one bad report fails only its own request. The committer is a task of its
     /// own: a client that hangs up cannot cancel a commit that other requests are waiting on.
+    ///
+    /// Ingest is a pipeline of two stages: the committer hands each commit to one applier
+    /// task, which brings the view up to it (see `replica.rs`) and answers its requests, and
+    /// goes on to the next commit meanwhile. The store's transaction, which on PostgreSQL every
+    /// replica takes in turn, thus never waits for this server's view; and commits that pile
+    /// up while the view is updated are applied together.
     pub async fn ingest(
         self: &Arc<Self>,
         devices: Vec<Device>,
@@ -374,58 +388,139 @@ impl FleetService {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Commits a batch (by the one committer) and answers each of its requests.
+    /// Commits a batch (by the one committer) and hands it to the applier, which answers its
+    /// requests once the view holds it.
     async fn commit(self: &Arc<Self>, batch: Vec<Pending>) {
         if batch.len() > 1 {
             let all: Vec<Device> = batch.iter().flat_map(|p| p.devices.clone()).collect();
-            if let Ok(mut stored) = self.store_and_view(all).await {
-                for p in batch.into_iter().rev() {
-                    let mine = stored.split_off(stored.len().saturating_sub(p.devices.len()));
-                    let _ = p.reply.send(Ok(mine));
-                }
+            if let Ok(commit) = self.store_batch(all).await {
+                let replies = (batch.into_iter())
+                    .map(|p| (p.devices.len(), p.reply))
+                    .collect();
+                self.hand_over(Committed { commit, replies }).await;
                 return;
             }
         }
         for p in batch {
-            let _ = p.reply.send(self.store_and_view(p.devices).await);
+            let reports = p.devices.len();
+            match self.store_batch(p.devices).await {
+                Ok(commit) => {
+                    let replies = vec![(reports, p.reply)];
+                    self.hand_over(Committed { commit, replies }).await;
+                }
+                Err(e) => {
+                    let _ = p.reply.send(Err(e));
+                }
+            }
         }
     }
 
-    async fn store_and_view(
-        self: &Arc<Self>,
-        devices: Vec<Device>,
-    ) -> Result<Vec<StoredMachine>, ServiceError> {
+    /// Commits reports to the store; from then on they are this server's to apply, so a
+    /// notice of the commit from the database reads nothing.
+    async fn store_batch(&self, devices: Vec<Device>) -> Result<MachineCommit, ServiceError> {
         let started = std::time::Instant::now();
-        let commit = self
-            .store
+        let reports = devices.len();
+        let commit = (self.store)
             .upsert_machines_tracked(devices, self.clock.now())
-            .await
-            .map_err(ServiceError::from)?;
-        let committed = started.elapsed();
-        // For the webhook: each reported machine's group before the view takes the reports in.
+            .await?;
+        self.committed.fetch_max(commit.seq, Ordering::AcqRel);
+        tracing::debug!(reports, took = ?started.elapsed(), seq = commit.seq, "ingest batch committed");
+        Ok(commit)
+    }
+
+    /// Queues a commit for the applier (started on first use). Should the applier be gone
+    /// (it panicked), the commit is applied here instead.
+    async fn hand_over(self: &Arc<Self>, committed: Committed) {
+        let applier = (self.applier).get_or_init(|| spawn_applier(Arc::downgrade(self)));
+        if let Err(mpsc::error::SendError(committed)) = applier.send(committed) {
+            self.apply_committed(vec![committed]).await;
+        }
+    }
+
+    /// Applies a run of this server's commits to the view, tells the webhook of machines they
+    /// exposed, and answers their requests.
+    async fn apply_committed(self: &Arc<Self>, run: Vec<Committed>) {
+        let started = std::time::Instant::now();
+        let (commits, replies): (Vec<MachineCommit>, Vec<_>) =
+            run.into_iter().map(|c| (c.commit, c.replies)).unzip();
         let watch = match self.webhook.get() {
             Some(w) => {
-                let ids: Vec<StoredMachine> = commit.machines.clone();
-                let before = self.with_view(move |v, _| exposure_before(v, &ids)).await?;
-                Some((w.clone(), before))
+                let stored: Vec<StoredMachine> =
+                    commits.iter().flat_map(|c| c.machines.clone()).collect();
+                match self
+                    .with_view(move |v, _| exposure_before(v, &stored))
+                    .await
+                {
+                    Ok(before) => Some((w.clone(), before)),
+                    Err(e) => {
+                        tracing::warn!("webhook: reading the fleet before ingest failed: {e}");
+                        None
+                    }
+                }
             }
             None => None,
         };
-        // Applied in the store's order, after whatever other servers committed before it.
-        let stored = self.apply_commit(commit).await?;
+        let applied = self.apply_commits(&commits).await;
         if let Some((webhook, before)) = watch {
             let exposed = self
                 .with_view(move |v, cat| crate::webhook::events::newly_exposed(v, cat, &before))
-                .await?;
-            webhook.machines_exposed(exposed);
+                .await;
+            match exposed {
+                Ok(exposed) => webhook.machines_exposed(exposed),
+                Err(e) => tracing::warn!("webhook: reading the fleet after ingest failed: {e}"),
+            }
         }
         tracing::debug!(
-            reports = stored.len(),
-            ?committed,
-            viewed = ?started.elapsed() - committed,
-            "ingest batch"
+            commits = commits.len(),
+            took = ?started.elapsed(),
+            "ingest batches applied"
         );
-        Ok(stored)
+        for (commit, replies) in commits.into_iter().zip(replies) {
+            answer(commit.machines, replies, &applied);
+        }
+    }
+}
+
+/// A commit on its way from the committer to the applier.
+struct Committed {
+    commit: MachineCommit,
+    /// Each request's number of reports (its share of the commit's machines, in order) and
+    /// where to answer it.
+    replies: Vec<(usize, Reply)>,
+}
+
+/// Starts the applier: it takes commits in the order the committer made them, as many at a
+/// time as are waiting, and ends when the service is gone. It holds the service only while it
+/// applies, so the service's queue to it is not kept alive by it.
+fn spawn_applier(fleet: Weak<FleetService>) -> mpsc::UnboundedSender<Committed> {
+    let (queue, mut committed) = mpsc::unbounded_channel::<Committed>();
+    tokio::spawn(async move {
+        while let Some(first) = committed.recv().await {
+            let mut run = vec![first];
+            while let Ok(more) = committed.try_recv() {
+                run.push(more);
+            }
+            let Some(fleet) = fleet.upgrade() else {
+                return;
+            };
+            fleet.apply_committed(run).await;
+        }
+    });
+    queue
+}
+
+/// Answers a commit's requests, each with its share of the stored machines.
+fn answer(
+    mut stored: Vec<StoredMachine>,
+    replies: Vec<(usize, Reply)>,
+    applied: &Result<(), ServiceError>,
+) {
+    for (reports, reply) in replies.into_iter().rev() {
+        let mine = stored.split_off(stored.len().saturating_sub(reports));
+        let _ = reply.send(match applied {
+            Ok(()) => Ok(mine),
+            Err(e) => Err(ServiceError::Internal(e.to_string())),
+        });
     }
 }
 

@@ -6,9 +6,10 @@
 //! number it holds every change through ([`crate::FleetView::machine_seq`]). Changes are
 //! applied strictly in the store's order, by one applier at a time ([`FleetService`]'s turn):
 //!
-//! - this server's own commit: when nothing else was committed since the view's number, its
-//!   machines are applied as the commit returned them; otherwise the changes in between are
-//!   read first (leaving out the commit itself) and applied around it, in order;
+//! - this server's own commits ([`FleetService::apply_commits`], by the ingest pipeline's
+//!   applier): when nothing else was committed since the view's number, their machines are
+//!   applied as the commits returned them; otherwise the changes in between are read first
+//!   and applied around them, in order;
 //! - everything else: [`FleetService::catch_up`] reads and applies what changed after the
 //!   view's number. [`Follower`] calls it when the database announces a change (PostgreSQL
 //!   LISTEN/NOTIFY), when the announcing connection was lost and is back, and at every poll.
@@ -52,52 +53,67 @@ pub struct CaughtUp {
 }
 
 impl FleetService {
-    /// Applies this server's own commit to the view, in the store's order, and gives back its
-    /// machines. The commit is durable whatever happens here: should reading the changes in
-    /// between fail, the view is left for the next catch-up and the report still succeeds.
-    pub(crate) async fn apply_commit(
+    /// Applies this server's own commits (in the order they were committed) to the view, in
+    /// the store's order. The commits are durable whatever happens here: should reading the
+    /// changes in between fail, the view is left for the next catch-up and the reports still
+    /// succeed.
+    ///
+    /// Commits that follow each other and the view's number directly are applied as they
+    /// came back from the store, in one update. Otherwise other writers committed in between:
+    /// their changes are read first, leaving out a single commit of this server's (which it
+    /// holds); several are read back with the rest, in one read instead of one each.
+    pub(crate) async fn apply_commits(
         self: &Arc<Self>,
-        commit: MachineCommit,
-    ) -> Result<Vec<StoredMachine>, ServiceError> {
-        self.committed.fetch_max(commit.seq, Ordering::AcqRel);
+        commits: &[MachineCommit],
+    ) -> Result<(), ServiceError> {
+        let Some(last) = commits.last() else {
+            return Ok(());
+        };
+        self.committed.fetch_max(last.seq, Ordering::AcqRel);
         let _turn = self.turn.lock().await;
         let at = self.applied.load(Ordering::Acquire);
-        if at >= commit.seq {
-            // A catch-up already read this commit back.
-            return Ok(commit.machines);
-        }
-        let own = || {
-            commit
-                .machines
-                .iter()
-                .cloned()
-                .map(|m| Change::Stored(Box::new(m)))
+        // A catch-up may have read some of them back already.
+        let pending: Vec<&MachineCommit> = commits.iter().filter(|c| c.seq > at).collect();
+        let Some(first) = pending.first() else {
+            return Ok(());
         };
-        let (changes, through, full) = if at == commit.before {
-            (own().map(|c| (commit.seq, c)).collect(), commit.seq, false)
+        let own = |c: &MachineCommit| -> Vec<(i64, Change)> {
+            (c.machines.iter().cloned())
+                .map(|m| (c.seq, Change::Stored(Box::new(m))))
+                .collect()
+        };
+        let contiguous = first.before == at && pending.windows(2).all(|w| w[1].before == w[0].seq);
+        let (changes, through, full) = if contiguous {
+            (
+                pending.iter().flat_map(|c| own(c)).collect(),
+                last.seq,
+                false,
+            )
         } else {
-            let skip = Skip {
-                after: commit.before,
-                through: commit.seq,
-            };
-            match self.store().machine_changes(at, Some(skip)).await {
+            let skip = (pending.len() == 1).then_some(Skip {
+                after: first.before,
+                through: first.seq,
+            });
+            match self.store().machine_changes(at, skip).await {
                 Ok(read) if read.full => (ordered(read.changed, Vec::new()), read.seq, true),
                 Ok(read) => {
                     let mut changes = ordered(read.changed, read.deleted);
-                    changes.extend(own().map(|c| (commit.seq, c)));
-                    changes.sort_by_key(|(n, c)| (*n, matches!(c, Change::Stored(_))));
-                    (changes, read.seq.max(commit.seq), false)
+                    if skip.is_some() {
+                        changes.extend(own(first));
+                        changes.sort_by_key(|(n, c)| (*n, matches!(c, Change::Stored(_))));
+                    }
+                    (changes, read.seq.max(last.seq), false)
                 }
                 Err(e) => {
                     tracing::warn!(
                         "reading other servers' machine changes failed ({e}); the next catch-up applies them"
                     );
-                    return Ok(commit.machines);
+                    return Ok(());
                 }
             }
         };
         self.apply(changes, through, full).await?;
-        Ok(commit.machines)
+        Ok(())
     }
 
     /// Reads what changed in the store's machines after the view's change number and applies
@@ -384,5 +400,91 @@ async fn forward_notices(store: Arc<dyn Store>, tx: mpsc::Sender<Notice>) {
         if tx.send(notice).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kbgap_core::{Device, OsVersion};
+
+    fn device(name: &str, build: u32) -> Device {
+        Device {
+            computer_dns_name: name.into(),
+            os_version: Some(OsVersion {
+                major: 10,
+                minor: 0,
+                build,
+            }),
+            ..Device::default()
+        }
+    }
+
+    async fn fleet_on_sqlite() -> (tempfile::TempDir, Arc<FleetService>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            kbgap_store_sqlite::SqliteStore::open(&dir.path().join("kbgap.db"))
+                .await
+                .unwrap(),
+        );
+        let catalog = Arc::new(Catalog::compile(&[]));
+        (
+            dir,
+            Arc::new(FleetService::load(store, catalog).await.unwrap()),
+        )
+    }
+
+    async fn commit(fleet: &FleetService, name: &str, build: u32) -> MachineCommit {
+        (fleet
+            .store()
+            .upsert_machines_tracked(vec![device(name, build)], chrono::Utc::now()))
+        .await
+        .unwrap()
+    }
+
+    fn build_of(fleet: &FleetService, name: &str) -> Option<u32> {
+        let view = fleet.read();
+        Some(view.find(name)?.device.os_version?.build)
+    }
+
+    /// Commits that follow each other are applied as they came back: nothing is read, so a
+    /// write the store took behind them (not a commit of theirs) is not in the view yet.
+    #[tokio::test]
+    async fn a_run_of_own_commits_is_applied_at_once() {
+        let (_dir, fleet) = fleet_on_sqlite().await;
+        let one = commit(&fleet, "one", 19045).await;
+        let two = commit(&fleet, "two", 19045).await;
+        commit(&fleet, "other", 19045).await;
+        fleet.apply_commits(&[one, two.clone()]).await.unwrap();
+        assert_eq!(fleet.read().machine_seq(), two.seq);
+        assert_eq!(build_of(&fleet, "one"), Some(19045));
+        assert_eq!(build_of(&fleet, "two"), Some(19045));
+        assert_eq!(
+            build_of(&fleet, "other"),
+            None,
+            "not read: nothing asked for it"
+        );
+    }
+
+    /// Another writer's commit between two of this server's: it is read, and every change is
+    /// applied in the store's order (the other writer's report of `one` comes after ours).
+    #[tokio::test]
+    async fn a_run_with_others_commits_between_reads_them_in_order() {
+        let (_dir, fleet) = fleet_on_sqlite().await;
+        let one = commit(&fleet, "one", 19045).await;
+        commit(&fleet, "one", 22631).await; // another writer's, in between
+        let two = commit(&fleet, "two", 19045).await;
+        fleet.apply_commits(&[one, two.clone()]).await.unwrap();
+        assert_eq!(fleet.read().machine_seq(), two.seq);
+        assert_eq!(
+            build_of(&fleet, "one"),
+            Some(22631),
+            "the later report wins"
+        );
+        assert_eq!(build_of(&fleet, "two"), Some(19045));
+        // Commits the view holds already change nothing.
+        let before = fleet.read();
+        fleet.apply_commits(&[two]).await.unwrap();
+        assert!(Arc::ptr_eq(&before, &fleet.read()), "nothing was published");
     }
 }

@@ -1,7 +1,8 @@
 //! Webhooks against a real receiver on 127.0.0.1: a report that exposes a machine to exploited
 //! CVEs and a catalog reload that brings a KB the machine misses each arrive as signed JSON,
 //! the receiver's first refusal (503) is retried with the same delivery id and a fresh
-//! signature, and a report that changes nothing sends nothing.
+//! signature, a report that changes nothing sends nothing, and a drain (a stopping server)
+//! sends what waits for its batch window.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -242,6 +243,47 @@ async fn exposure_on_ingest_and_new_kbs_on_reload_are_signed_retried_and_accurat
             .unwrap();
         assert!(v.exploited(), "{cve} is not exploited");
     }
+}
+
+/// A stopping server drains its webhook: exposures still in their batch window are sent at
+/// once, and the drain returns once they were delivered (the receiver's 503 retried).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drain_sends_what_waits_for_its_batch_window() {
+    let (url, log) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        kbgap_store_sqlite::SqliteStore::open(&dir.path().join("kbgap.db"))
+            .await
+            .unwrap(),
+    );
+    import(store.as_ref(), "data/msrc-cvrf/2026-Jan.xml.zst").await;
+    let catalog = load(store.as_ref(), &dir.path().join("cache")).await;
+    let fleet = Arc::new(FleetService::load(store, catalog).await.unwrap());
+    let mut config = WebhookConfig::new(url, SECRET);
+    config.batch_window = Duration::from_secs(3600);
+    config.first_retry = Duration::from_millis(200);
+    let webhook = Webhook::start(config).unwrap();
+    fleet.set_webhook(webhook.clone());
+    let bytes = std::fs::read(repo(
+        "fixtures/systeminfo/10_22H2_x64_enterprise_en-us_systeminfo.txt",
+    ))
+    .unwrap();
+    let device = kbgap_service::intake::read_report(&bytes, "fixture", Default::default(), None);
+    fleet.ingest(vec![device.unwrap()]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(log.lock().unwrap().is_empty(), "the hour's window holds it");
+
+    assert!(
+        webhook.drain(Duration::from_secs(10)).await,
+        "drained in time"
+    );
+    let got = log.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "refused once, then delivered: {got:?}");
+    assert_eq!(got[1].answered, StatusCode::OK);
+    assert_eq!(got[1].json()["event"], "machines.exploited");
+    assert_signed(&got[1]);
+    // Nothing waits now: a second drain is answered at once.
+    assert!(webhook.drain(Duration::from_secs(1)).await);
 }
 
 #[test]

@@ -62,29 +62,45 @@ pub(crate) async fn upsert(
     }
     let keys = machines::lookup_keys(&devices);
     let mut tx = locked(pool, context).await?;
+    // The transaction's change number comes back with the machines it may touch (one row of
+    // its own, with no id): the lock is held from BEGIN to COMMIT, across every replica, so
+    // each round trip saved inside it is saved for all of them.
     let rows = sqlx::query(
-        "SELECT id, computer_dns_name_lower, first_seen FROM machines WHERE id = ANY($1)
-         UNION
-         SELECT id, computer_dns_name_lower, first_seen FROM machines WHERE computer_dns_name_lower = ANY($2)",
+        "SELECT NULL::text AS id, NULL::text AS computer_dns_name_lower,
+                NULL::timestamptz AS first_seen, kbgap_machine_seq() AS seq
+         UNION ALL
+         SELECT id, computer_dns_name_lower, first_seen, NULL FROM (
+           SELECT id, computer_dns_name_lower, first_seen FROM machines WHERE id = ANY($1)
+           UNION
+           SELECT id, computer_dns_name_lower, first_seen FROM machines WHERE computer_dns_name_lower = ANY($2)
+         ) found",
     )
     .bind(&keys.ids)
     .bind(&keys.name_keys)
     .fetch_all(&mut *tx)
     .await
     .map_err(|e| db(context, e))?;
-    let existing = rows
-        .iter()
-        .map(|row| {
-            let id: String = row.try_get("id").map_err(|e| db(context, e))?;
-            Ok(ExistingMachine {
-                first_seen: row.try_get("first_seen").map_err(|e| db(context, e))?,
-                name_key: row
-                    .try_get("computer_dns_name_lower")
-                    .map_err(|e| db(context, e))?,
-                id: machines::stored_id(&id)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut seq = None;
+    let mut existing = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Some(id) = row
+            .try_get::<Option<String>, _>("id")
+            .map_err(|e| db(context, e))?
+        else {
+            seq = row.try_get("seq").map_err(|e| db(context, e))?;
+            continue;
+        };
+        existing.push(ExistingMachine {
+            first_seen: row.try_get("first_seen").map_err(|e| db(context, e))?,
+            name_key: row
+                .try_get("computer_dns_name_lower")
+                .map_err(|e| db(context, e))?,
+            id: machines::stored_id(&id)?,
+        });
+    }
+    let seq = seq.ok_or_else(|| {
+        StoreError::Backend(format!("{context}: the change number did not come back"))
+    })?;
 
     let plan = machines::plan_upsert(devices, existing, now)?;
     if !plan.delete.is_empty() {
@@ -98,7 +114,6 @@ pub(crate) async fn upsert(
     for chunk in plan.rows.chunks(ROWS_PER_STATEMENT) {
         write_rows(&mut tx, chunk, machines::store_time(now)).await?;
     }
-    let seq = this_seq(&mut tx, context).await?;
     tx.commit().await.map_err(|e| db(context, e))?;
     if plan.rows.len() >= ANALYZE_AFTER_ROWS {
         analyze(pool).await;
@@ -245,17 +260,6 @@ async fn locked(
     let begin =
         format!("BEGIN; SELECT pg_advisory_xact_lock({MACHINES_LOCK}); SELECT kbgap_machine_seq()");
     pool.begin_with(begin).await.map_err(|e| db(context, e))
-}
-
-/// The change number of this transaction (taken on first use).
-async fn this_seq(
-    tx: &mut Transaction<'static, Postgres>,
-    context: &str,
-) -> Result<i64, StoreError> {
-    sqlx::query_scalar("SELECT kbgap_machine_seq()")
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(|e| db(context, e))
 }
 
 /// Deletes these machines in one transaction, or none of them (see

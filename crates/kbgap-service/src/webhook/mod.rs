@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 pub use events::{Exposed, MachineRef, MissingKb};
@@ -89,6 +89,15 @@ pub enum WebhookError {
 enum Event {
     Catalog(Delivery),
     Exposed(Exposed),
+    /// Ends the batch window now; answered once everything before it was delivered or given up.
+    Drain(oneshot::Sender<()>),
+}
+
+/// What the delivery task takes, in order.
+enum Outgoing {
+    Delivery(Delivery),
+    /// Answered when every delivery before it is done.
+    Done(oneshot::Sender<()>),
 }
 
 /// The handle the hooks use: cheap to clone, never waits.
@@ -167,6 +176,16 @@ impl Webhook {
         }
     }
 
+    /// Sends what is waiting for its batch window now and waits, at most `within`, for every
+    /// queued delivery to be delivered or given up: `serve` calls it when it stops, so events
+    /// of its last minute are not lost. Says whether everything was done in time.
+    pub async fn drain(&self, within: Duration) -> bool {
+        let (done, finished) = oneshot::channel();
+        let drained =
+            async { self.events.send(Event::Drain(done)).await.is_ok() && finished.await.is_ok() };
+        tokio::time::timeout(within, drained).await.unwrap_or(false)
+    }
+
     fn offer(&self, event: Event) {
         if self.events.try_send(event).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -237,7 +256,7 @@ fn random_id() -> String {
 /// Gathers events: a catalog delivery goes straight on, exposures wait for the window's end.
 async fn batch(
     mut events: mpsc::Receiver<Event>,
-    deliveries: mpsc::Sender<Delivery>,
+    deliveries: mpsc::Sender<Outgoing>,
     window: Duration,
     dropped: Arc<AtomicU64>,
 ) {
@@ -257,6 +276,12 @@ async fn batch(
         };
         match event {
             Some(Event::Catalog(d)) => hand_on(&deliveries, d, &dropped),
+            Some(Event::Drain(done)) => {
+                flush(&mut waiting, &deliveries, &dropped);
+                deadline = None;
+                // Waits for room: the drain is worth waiting for, and new events queue meanwhile.
+                let _ = deliveries.send(Outgoing::Done(done)).await;
+            }
             Some(Event::Exposed(e)) => {
                 match waiting.get_mut(&e.id) {
                     Some(known) => known.merge(e),
@@ -277,7 +302,7 @@ async fn batch(
 /// Turns the window's exposures into deliveries of at most [`MACHINES_PER_DELIVERY`] machines.
 fn flush(
     waiting: &mut BTreeMap<String, Exposed>,
-    deliveries: &mpsc::Sender<Delivery>,
+    deliveries: &mpsc::Sender<Outgoing>,
     dropped: &AtomicU64,
 ) {
     let lost = dropped.swap(0, Ordering::Relaxed);
@@ -298,10 +323,12 @@ fn flush(
     }
 }
 
-fn hand_on(deliveries: &mpsc::Sender<Delivery>, d: Delivery, dropped: &AtomicU64) {
-    if let Err(e) = deliveries.try_send(d) {
-        let d = match e {
-            mpsc::error::TrySendError::Full(d) | mpsc::error::TrySendError::Closed(d) => d,
+fn hand_on(deliveries: &mpsc::Sender<Outgoing>, d: Delivery, dropped: &AtomicU64) {
+    if let Err(e) = deliveries.try_send(Outgoing::Delivery(d)) {
+        let (mpsc::error::TrySendError::Full(Outgoing::Delivery(d))
+        | mpsc::error::TrySendError::Closed(Outgoing::Delivery(d))) = e
+        else {
+            return;
         };
         dropped.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
@@ -329,9 +356,14 @@ enum Attempt {
 }
 
 impl Sender {
-    async fn run(self, mut deliveries: mpsc::Receiver<Delivery>) {
-        while let Some(d) = deliveries.recv().await {
-            self.deliver(&d).await;
+    async fn run(self, mut deliveries: mpsc::Receiver<Outgoing>) {
+        while let Some(next) = deliveries.recv().await {
+            match next {
+                Outgoing::Delivery(d) => self.deliver(&d).await,
+                Outgoing::Done(done) => {
+                    let _ = done.send(());
+                }
+            }
         }
     }
 

@@ -46,7 +46,7 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let machine_count = fleet.read().machines.len();
     let fleet = Arc::new(fleet);
     let webhook = start_webhook(args)?;
-    spawn_lifecycle(ctx, args, &fleet, webhook);
+    spawn_lifecycle(ctx, args, &fleet, webhook.clone());
     let authenticator = Authenticator::new(auth)?;
     follow_revocations(fleet.store(), &authenticator).await?;
     let state = AppState::new(authenticator, limits)
@@ -93,9 +93,23 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         }
         None => kbgap_server::serve_with_limits(listener, app, limits, shutdown_signal()).await?,
     }
+    if let Some(webhook) = webhook {
+        // Events of the last batch window go out now rather than being lost with the process.
+        if webhook.drain(WEBHOOK_DRAIN).await {
+            tracing::info!("webhook deliveries sent");
+        } else {
+            tracing::warn!(
+                "webhook deliveries still waiting after {} s were not sent",
+                WEBHOOK_DRAIN.as_secs()
+            );
+        }
+    }
     tracing::info!("kbgap stopped");
     Ok(())
 }
+
+/// How long a stopping server waits for its webhook deliveries.
+const WEBHOOK_DRAIN: Duration = Duration::from_secs(10);
 
 /// Loads the store's token revocations before the port opens (a revoked token is never
 /// accepted, not even by a fresh start) and follows them: other processes revoke.

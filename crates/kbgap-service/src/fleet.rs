@@ -445,12 +445,13 @@ impl FleetService {
             run.into_iter().map(|c| (c.commit, c.replies)).unzip();
         let watch = match self.webhook.get() {
             Some(w) => {
-                let stored: Vec<StoredMachine> =
-                    commits.iter().flat_map(|c| c.machines.clone()).collect();
-                match self
-                    .with_view(move |v, _| exposure_before(v, &stored))
-                    .await
-                {
+                let ids: Vec<String> = (commits.iter())
+                    .flat_map(|c| c.machines.iter().map(|m| m.id.as_str().to_owned()))
+                    .collect();
+                let before = move |v: &FleetView, _: &Catalog| {
+                    crate::webhook::events::before_ingest(v, ids.iter().map(String::as_str))
+                };
+                match self.with_view(before).await {
                     Ok(before) => Some((w.clone(), before)),
                     Err(e) => {
                         tracing::warn!("webhook: reading the fleet before ingest failed: {e}");
@@ -522,9 +523,4 @@ fn answer(
             Err(e) => Err(ServiceError::Internal(e.to_string())),
         });
     }
-}
-
-/// Each reported machine's group before the view takes the reports in, for the webhook.
-fn exposure_before(view: &FleetView, stored: &[StoredMachine]) -> crate::webhook::events::Before {
-    crate::webhook::events::before_ingest(view, stored.iter().map(|m| m.id.as_str()))
 }

@@ -69,7 +69,6 @@ impl FleetService {
         let Some(last) = commits.last() else {
             return Ok(());
         };
-        self.committed.fetch_max(last.seq, Ordering::AcqRel);
         let _turn = self.turn.lock().await;
         let at = self.applied.load(Ordering::Acquire);
         // A catch-up may have read some of them back already.

@@ -109,6 +109,25 @@ async fn delivered(log: &Log, n: usize) -> Vec<Received> {
     panic!("not {n} deliveries in 10 s: {:?}", log.lock().unwrap());
 }
 
+/// A Windows 10 22H2 machine without January's update (exposed to its exploited CVEs).
+fn exposed_device() -> kbgap_core::Device {
+    let bytes = std::fs::read(repo(
+        "fixtures/systeminfo/10_22H2_x64_enterprise_en-us_systeminfo.txt",
+    ))
+    .unwrap();
+    kbgap_service::intake::read_report(&bytes, "fixture", Default::default(), None).unwrap()
+}
+
+/// A webhook to `url` with this batch window and quick retries, told of `fleet`'s reports.
+fn start_webhook(fleet: &FleetService, url: String, window: Duration) -> Webhook {
+    let mut config = WebhookConfig::new(url, SECRET);
+    config.batch_window = window;
+    config.first_retry = Duration::from_millis(200);
+    let webhook = Webhook::start(config).unwrap();
+    fleet.set_webhook(webhook.clone());
+    webhook
+}
+
 async fn import(store: &dyn Store, file: &str) {
     let doc = kbgap_catalog::read_path(&repo(file)).unwrap();
     store.import_documents(vec![doc]).await.unwrap();
@@ -138,19 +157,9 @@ async fn exposure_on_ingest_and_new_kbs_on_reload_are_signed_retried_and_accurat
     let january = load(store.as_ref(), &cache).await;
     let fleet = FleetService::load_at(Arc::clone(&store), Arc::clone(&january), Some(generation));
     let fleet = Arc::new(fleet.await.unwrap());
-    let mut config = WebhookConfig::new(url, SECRET);
-    config.batch_window = Duration::from_millis(300);
-    config.first_retry = Duration::from_millis(200);
-    let webhook = Webhook::start(config).unwrap();
-    fleet.set_webhook(webhook.clone());
+    let webhook = start_webhook(&fleet, url, Duration::from_millis(300));
 
-    // A Windows 10 22H2 machine without January's update: exposed to January's exploited CVEs.
-    let bytes = std::fs::read(repo(
-        "fixtures/systeminfo/10_22H2_x64_enterprise_en-us_systeminfo.txt",
-    ))
-    .unwrap();
-    let device = kbgap_service::intake::read_report(&bytes, "fixture", Default::default(), None);
-    let device = device.unwrap();
+    let device = exposed_device();
     let stored = fleet.ingest(vec![device.clone()]).await.unwrap();
     let id = stored[0].id.as_str().to_ascii_lowercase();
 
@@ -259,17 +268,8 @@ async fn a_drain_sends_what_waits_for_its_batch_window() {
     import(store.as_ref(), "data/msrc-cvrf/2026-Jan.xml.zst").await;
     let catalog = load(store.as_ref(), &dir.path().join("cache")).await;
     let fleet = Arc::new(FleetService::load(store, catalog).await.unwrap());
-    let mut config = WebhookConfig::new(url, SECRET);
-    config.batch_window = Duration::from_secs(3600);
-    config.first_retry = Duration::from_millis(200);
-    let webhook = Webhook::start(config).unwrap();
-    fleet.set_webhook(webhook.clone());
-    let bytes = std::fs::read(repo(
-        "fixtures/systeminfo/10_22H2_x64_enterprise_en-us_systeminfo.txt",
-    ))
-    .unwrap();
-    let device = kbgap_service::intake::read_report(&bytes, "fixture", Default::default(), None);
-    fleet.ingest(vec![device.unwrap()]).await.unwrap();
+    let webhook = start_webhook(&fleet, url, Duration::from_secs(3600));
+    fleet.ingest(vec![exposed_device()]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(log.lock().unwrap().is_empty(), "the hour's window holds it");
 
